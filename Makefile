@@ -1,0 +1,41 @@
+# Two commands on a fresh machine:
+#   make run   — set everything up and run the main job on embedded defaults
+#   make test  — set everything up and run the whole test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test dev demo setup system-deps lint bench clean
+
+run: setup
+	$(VENV)/bin/lomba run
+
+test: setup system-deps
+	$(PY) -m pytest lomba_pipeline_tests
+
+dev: setup
+	$(VENV)/bin/lomba dev
+
+setup: $(STAMP)
+
+$(STAMP): setup.py
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the tests need: Chromium for the browser tests (Playwright drives it; no
+# browser download). Run as root, or with sudo available.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+
+lint: setup
+	$(VENV)/bin/ruff check lomba_pipeline lomba_pipeline_tests bench
+
+clean:
+	rm -rf $(VENV) .lomba

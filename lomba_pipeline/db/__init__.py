@@ -1,0 +1,1 @@
+"""SQL access by table family, and the migrations runner over ../sql."""

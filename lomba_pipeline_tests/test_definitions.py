@@ -1,0 +1,88 @@
+"""The code location loads, and the project's Dagster instance runs on the embedded Postgres."""
+
+import os
+
+import dagster as dg
+
+from lomba_pipeline.definitions import build_definitions, defs
+
+
+def test_code_location_loads():
+    dg.Definitions.validate_loadable(defs)
+    assert {"postgres", "object_store"} <= set(defs.resources)
+
+
+def test_default_wiring_uses_local_store(settings):
+    from lomba_pipeline.resources.object_store import LocalObjectStore
+
+    store = build_definitions(settings).resources["object_store"]
+    assert isinstance(store, LocalObjectStore)
+    assert store.root == str(settings.home / "media")
+
+
+def test_r2_wiring_keeps_secrets_as_env_vars(monkeypatch):
+    from lomba_pipeline.resources.object_store import R2ObjectStore
+    from lomba_pipeline.settings import load_settings
+
+    for name, value in {
+        "LOMBA_R2_ENDPOINT_URL": "https://acct.r2.cloudflarestorage.com",
+        "LOMBA_R2_ACCESS_KEY_ID": "AKIA-not-real",
+        "LOMBA_R2_SECRET_ACCESS_KEY": "very-secret",
+        "LOMBA_R2_BUCKET": "lomba-posters",
+        "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    store = build_definitions(load_settings()).resources["object_store"]
+    assert isinstance(store, R2ObjectStore)
+    assert store.bucket == "lomba-posters"
+    assert store.s3.region_name == "auto"
+    assert isinstance(store.s3.aws_secret_access_key, dg.EnvVar)
+    assert "very-secret" not in repr(store)
+
+
+def test_instance_loads_from_project_dagster_yaml(settings, monkeypatch):
+    from lomba_pipeline.instance import dagster_environment
+
+    env = dagster_environment(settings)
+    assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        queue = instance.get_concurrency_config().run_queue_config
+        assert any(
+            limit["key"] == "ig/account" and limit["limit"] == 1
+            for limit in queue.tag_concurrency_limits
+        )
+
+        @dg.op(pool="instagram_api")
+        def touch_pool():
+            return 1
+
+        @dg.job
+        def smoke():
+            touch_pool()
+
+        result = smoke.execute_in_process(instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_secret_never_printed_by_settings_repr(monkeypatch):
+    from lomba_pipeline.settings import load_settings
+
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-should-not-leak")
+    assert "sk-should-not-leak" not in repr(load_settings())
+
+
+def test_local_encryption_key_is_generated_once_and_private(settings):
+    from cryptography.fernet import Fernet
+
+    key = settings.encryption_key
+    assert Fernet(key.encode())  # a valid Fernet key
+    assert settings.encryption_key == key
+    path = settings.home / "encryption.key"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
