@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import dagster as dg
 
 from lomba_pipeline.resources.object_store import object_store_from_settings
@@ -17,9 +19,13 @@ def build_resources(settings: Settings) -> dict:
     }
 
 
+# Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
+# ``definitions`` module; add a domain here.
+DOMAIN_MODULES: list[str] = []
+
+
 def domain_definitions() -> list[dg.Definitions]:
-    """Each domain folder contributes its assets, jobs, schedules, sensors and checks."""
-    return []
+    return [importlib.import_module(name).defs for name in DOMAIN_MODULES]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

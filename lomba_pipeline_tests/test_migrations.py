@@ -101,3 +101,19 @@ def test_events_are_append_only(postgres):
     with postgres.connection() as conn:
         rows = list_events(conn, kind_prefix="test.")
     assert [(r["actor"], r["kind"], r["data"]) for r in rows] == [("tester", "test.created", {"a": 1})]
+
+
+def test_ig_sessions_are_encrypted_at_rest(postgres, settings):
+    from lomba_pipeline.db.ig_sessions import load_session, save_session
+    from lomba_pipeline.secrets_box import SecretBox, secret_box_from_settings
+
+    box = secret_box_from_settings(settings)
+    with postgres.connection() as conn:
+        save_session(conn, box, "ig_001", {"authorization_data": {"sessionid": "s3cr3t"}}, logged_in=True)
+    with postgres.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT encrypted_settings FROM ig_sessions")
+        assert b"s3cr3t" not in bytes(cur.fetchone()[0])
+        assert load_session(conn, box, "ig_001") == {"authorization_data": {"sessionid": "s3cr3t"}}
+        other = SecretBox(__import__("cryptography.fernet").fernet.Fernet.generate_key().decode())
+        with pytest.raises(ValueError, match="LOMBA_ENCRYPTION_KEY"):
+            load_session(conn, other, "ig_001")

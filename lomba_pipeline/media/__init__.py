@@ -1,0 +1,1 @@
+"""Image handling shared by the catalog and the Instagram lanes."""
