@@ -64,9 +64,13 @@ def db_url(which: str, reveal: bool) -> None:
     click.echo(url if reveal else redact_url(url))
 
 
-@main.command("dev", help="Start the Dagster UI and daemon on 127.0.0.1 with this project's instance.")
+@main.command(
+    "dev", help="Start the Dagster UI and daemon on 127.0.0.1 with this project's instance."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=None, help="Dagster UI port (default LOMBA_DAGSTER_PORT or 3000).")
+@click.option(
+    "--port", type=int, default=None, help="Dagster UI port (default LOMBA_DAGSTER_PORT or 3000)."
+)
 def dev(host: str, port: int | None) -> None:
     from lomba_pipeline.instance import apply_dagster_environment
 
@@ -75,9 +79,16 @@ def dev(host: str, port: int | None) -> None:
     env = apply_dagster_environment(settings)  # holds the embedded server for our lifetime
     port = port or settings.dagster_port
     cmd = [
-        sys.executable, "-m", "dagster", "dev",
-        "-w", str(PROJECT_ROOT / "workspace.yaml"),
-        "-h", host, "-p", str(port),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        host,
+        "-p",
+        str(port),
     ]
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {env['DAGSTER_HOME']})", err=True)
     child = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)

@@ -80,6 +80,10 @@ class Settings:
     whatsapp_admin_group_id: str | None = None
     whatsapp_notify_review_group: bool = False
     admin_secret_key_env: str | None = field(repr=False, default=None)
+    ig_api_base_url: str | None = None
+    ig_request_delay_seconds: float = 1.0
+    ig_scraper_username: str | None = None
+    ig_scraper_password: str | None = field(repr=False, default=None)
 
     @property
     def pg_dir(self) -> Path:
@@ -190,6 +194,10 @@ def load_settings() -> Settings:
         whatsapp_admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
         whatsapp_notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
         admin_secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
+        ig_api_base_url=_env("LOMBA_IG_API_BASE_URL"),
+        ig_request_delay_seconds=float(_env("LOMBA_IG_REQUEST_DELAY_SECONDS", "1.0")),
+        ig_scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
+        ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
     )
 
 

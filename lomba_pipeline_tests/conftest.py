@@ -99,9 +99,7 @@ def postgres(test_environment):
 
     pg = PostgresResource(database_url=test_environment["app_url"])
     with pg.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         tables = [r[0] for r in cur.fetchall() if r[0] not in APP_TABLES_KEEP]
         if tables:
             cur.execute(
@@ -158,7 +156,9 @@ def r2_store(s3_resource):
 def local_store(tmp_path):
     from lomba_pipeline.resources.object_store import LocalObjectStore
 
-    return LocalObjectStore(root=str(tmp_path / "media"), public_base_url="https://media.example.test")
+    return LocalObjectStore(
+        root=str(tmp_path / "media"), public_base_url="https://media.example.test"
+    )
 
 
 @pytest.fixture(params=["local", "r2"])

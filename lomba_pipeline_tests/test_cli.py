@@ -15,7 +15,11 @@ from lomba_pipeline_tests.conftest import free_port
 def lomba(*args, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "lomba_pipeline.cli", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
     )
 
 
@@ -38,7 +42,10 @@ def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -51,7 +58,11 @@ def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
                     break
             except OSError:
                 time.sleep(1)
-        assert info is not None, proc.stdout.read().decode(errors="replace")[-3000:] if proc.poll() is not None else "UI never answered"
+        assert info is not None, (
+            proc.stdout.read().decode(errors="replace")[-3000:]
+            if proc.poll() is not None
+            else "UI never answered"
+        )
         assert "dagster_webserver_version" in info
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0

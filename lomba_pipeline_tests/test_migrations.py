@@ -26,8 +26,14 @@ def test_project_migrations_apply_once(scratch_database):
     files = [m.filename for m in discover_migrations(get_settings().sql_dir)]
     assert apply_migrations(scratch_database, get_settings().sql_dir) == files
     before_tables, before_ledger = tables(scratch_database), ledger(scratch_database)
-    for expected in ("raw_items", "images", "competitions", "extraction_attempts",
-                     "manual_links", "events"):
+    for expected in (
+        "raw_items",
+        "images",
+        "competitions",
+        "extraction_attempts",
+        "manual_links",
+        "events",
+    ):
         assert expected in before_tables
     assert apply_migrations(scratch_database, get_settings().sql_dir) == []
     assert tables(scratch_database) == before_tables
@@ -66,7 +72,9 @@ def test_broken_migration_names_file_and_leaves_no_partial_schema(scratch_databa
     assert info.value.filename == "900_broken_thing.sql"
     assert "half_done" not in tables(scratch_database)
     with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
-        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name='raw_items'")
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name='raw_items'"
+        )
         assert "oops" not in {r[0] for r in cur.fetchall()}
     # the good files before it are applied and recorded; the broken one is not
     assert [row[1] for row in ledger(scratch_database)] == [
@@ -100,7 +108,9 @@ def test_events_are_append_only(postgres):
             cur.execute("UPDATE events SET kind = 'tampered'")
     with postgres.connection() as conn:
         rows = list_events(conn, kind_prefix="test.")
-    assert [(r["actor"], r["kind"], r["data"]) for r in rows] == [("tester", "test.created", {"a": 1})]
+    assert [(r["actor"], r["kind"], r["data"]) for r in rows] == [
+        ("tester", "test.created", {"a": 1})
+    ]
 
 
 def test_ig_sessions_are_encrypted_at_rest(postgres, settings):
@@ -109,7 +119,9 @@ def test_ig_sessions_are_encrypted_at_rest(postgres, settings):
 
     box = secret_box_from_settings(settings)
     with postgres.connection() as conn:
-        save_session(conn, box, "ig_001", {"authorization_data": {"sessionid": "s3cr3t"}}, logged_in=True)
+        save_session(
+            conn, box, "ig_001", {"authorization_data": {"sessionid": "s3cr3t"}}, logged_in=True
+        )
     with postgres.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT encrypted_settings FROM ig_sessions")
         assert b"s3cr3t" not in bytes(cur.fetchone()[0])

@@ -6,7 +6,6 @@ Both implementations share one contract, proven by the same tests:
 - ``delete`` is idempotent and says whether something was removed; ``list`` is sorted.
 """
 
-
 import hashlib
 import os
 import re

@@ -6,7 +6,6 @@ when the last process that started or joined it exits. Child processes (Dagster 
 code server) receive the URL through the environment and only connect.
 """
 
-
 import logging
 import threading
 import warnings

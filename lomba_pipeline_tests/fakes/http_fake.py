@@ -85,7 +85,8 @@ class HttpFake:
 
     def calls_to(self, path_contains: str, method: str | None = None) -> list[Call]:
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if path_contains in c.path and (method is None or c.method == method.upper())
         ]
 
@@ -102,8 +103,11 @@ class HttpFake:
     # -- serving -----------------------------------------------------------------------------
     async def _dispatch(self, request: Request) -> Response:
         call = Call(
-            request.method, request.url.path, dict(request.query_params),
-            {k.lower(): v for k, v in request.headers.items()}, await request.body(),
+            request.method,
+            request.url.path,
+            dict(request.query_params),
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.body(),
         )
         with self._lock:
             self.calls.append(call)
@@ -114,7 +118,9 @@ class HttpFake:
             if failure.hang_seconds:
                 await asyncio.sleep(failure.hang_seconds)
             if failure.raw is not None:
-                return Response(failure.raw, status_code=failure.status, media_type="application/json")
+                return Response(
+                    failure.raw, status_code=failure.status, media_type="application/json"
+                )
             return JSONResponse(failure.body, status_code=failure.status)
         for method, pattern, handler in self._routes:
             match = pattern.match(call.path)
@@ -134,8 +140,9 @@ class HttpFake:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
