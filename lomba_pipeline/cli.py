@@ -91,7 +91,10 @@ def dev(host: str, port: int | None) -> None:
         str(port),
     ]
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {env['DAGSTER_HOME']})", err=True)
-    child = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)
+    # run from DAGSTER_HOME: dagster warns about a dagster.yaml in the current folder otherwise
+    child = subprocess.Popen(
+        cmd, cwd=env["DAGSTER_HOME"], env=os.environ.copy(), start_new_session=True
+    )
 
     stop_requested: list[float] = []
 

@@ -38,6 +38,27 @@ def test_db_url_redacts_password(monkeypatch):
     assert out.stdout.strip() == "postgresql://lomba:***@db.example:5432/lomba"
 
 
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def location_status(port, deadline):
+    while time.time() < deadline:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=json.dumps({"query": LOCATIONS}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            entries = json.load(r)["data"]["workspaceOrError"]["locationEntries"]
+        entry = next(e for e in entries if e["name"] == "lomba_pipeline")
+        if entry["loadStatus"] == "LOADED":
+            result = entry["locationOrLoadError"]
+            return result["__typename"] + result.get("message", "")
+        time.sleep(1)
+    return "still loading"
+
+
 def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
     port = free_port()
     proc = subprocess.Popen(
@@ -64,6 +85,8 @@ def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
             else "UI never answered"
         )
         assert "dagster_webserver_version" in info
+        # the code location loaded in the UI's code server, not just the webserver
+        assert location_status(port, deadline) == "RepositoryLocation"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         # nothing keeps listening after shutdown
