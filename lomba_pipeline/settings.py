@@ -44,8 +44,8 @@ def _env_bool(name: str, default: bool) -> bool:
 @dataclass(frozen=True)
 class R2Settings:
     endpoint_url: str
-    access_key_id: str
-    secret_access_key: str
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
     bucket: str
     public_base_url: str
 

@@ -86,3 +86,32 @@ def test_local_encryption_key_is_generated_once_and_private(settings):
     assert settings.encryption_key == key
     path = settings.home / "encryption.key"
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_cli_object_store_reaches_r2_with_resolved_credentials(monkeypatch, s3_endpoint):
+    """Outside Dagster (CLI, admin) the R2 store works with values read from the environment."""
+    import boto3
+
+    from lomba_pipeline.resources.object_store import object_store_from_settings
+    from lomba_pipeline.settings import load_settings
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket="cli-posters")
+    for name, value in {
+        "LOMBA_R2_ENDPOINT_URL": s3_endpoint,
+        "LOMBA_R2_ACCESS_KEY_ID": "testing",
+        "LOMBA_R2_SECRET_ACCESS_KEY": "testing",
+        "LOMBA_R2_BUCKET": "cli-posters",
+        "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert "testing" not in repr(settings.r2)
+    store = object_store_from_settings(settings, for_dagster=False)
+    stored = store.put(b"poster", "image/png")
+    assert store.list() == [stored.key]

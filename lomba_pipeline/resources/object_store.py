@@ -198,18 +198,29 @@ class R2ObjectStore(ObjectStore):
         return sorted(keys)
 
 
-def object_store_from_settings(settings) -> ObjectStore:
-    """R2 when ``LOMBA_R2_*`` is configured (secrets stay ``EnvVar``), else the local directory."""
+def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectStore:
+    """R2 when ``LOMBA_R2_*`` is configured, else the local directory.
+
+    In the Dagster code location the R2 secrets stay ``EnvVar`` (resolved when a run starts, never
+    shown in the UI); command-line callers outside Dagster get resolved values.
+    """
     if settings.r2 is None:
         return LocalObjectStore(
             root=str(settings.media_dir), public_base_url=settings.public_media_url
         )
-    s3 = S3Resource(
-        endpoint_url=dg.EnvVar("LOMBA_R2_ENDPOINT_URL"),
-        region_name="auto",
-        aws_access_key_id=dg.EnvVar("LOMBA_R2_ACCESS_KEY_ID"),
-        aws_secret_access_key=dg.EnvVar("LOMBA_R2_SECRET_ACCESS_KEY"),
-    )
+    if for_dagster:
+        credentials = dict(
+            endpoint_url=dg.EnvVar("LOMBA_R2_ENDPOINT_URL"),
+            aws_access_key_id=dg.EnvVar("LOMBA_R2_ACCESS_KEY_ID"),
+            aws_secret_access_key=dg.EnvVar("LOMBA_R2_SECRET_ACCESS_KEY"),
+        )
+    else:
+        credentials = dict(
+            endpoint_url=settings.r2.endpoint_url,
+            aws_access_key_id=settings.r2.access_key_id,
+            aws_secret_access_key=settings.r2.secret_access_key,
+        )
+    s3 = S3Resource(region_name="auto", **credentials)
     return R2ObjectStore(
         s3=s3, bucket=settings.r2.bucket, public_base_url=settings.r2.public_base_url
     )
