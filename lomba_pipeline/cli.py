@@ -118,5 +118,7 @@ def run() -> None:
     click.echo(f"no source is configured in {sources}; nothing to scrape")
 
 
+__import__("lomba_pipeline.catalog.extraction.cli", fromlist=["register"]).register(main)
+
 if __name__ == "__main__":
     main()
