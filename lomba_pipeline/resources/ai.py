@@ -211,7 +211,12 @@ class GuardedProvider:
         asked for once more, then it is a failure."""
         attempts: list[Attempt] = []
         for round_no in range(2):
-            response = self._attempt(call, attempts)
+            try:
+                response = self._attempt(call, attempts)
+            except ProviderFailed as exc:
+                if exc.outcome == "invalid_json" and round_no == 0:
+                    continue  # a garbled HTTP body: ask once more
+                raise
             text, prompt_tokens, completion_tokens = read(response)
             attempts[-1].prompt_tokens = prompt_tokens
             attempts[-1].completion_tokens = completion_tokens
@@ -310,7 +315,12 @@ class MistralOcr(GuardedProvider):
             return self.client.ocr.process(**kwargs)
 
         attempts: list[Attempt] = []
-        response = self._attempt(call, attempts)
+        try:
+            response = self._attempt(call, attempts)
+        except ProviderFailed as exc:
+            if exc.outcome != "invalid_json":
+                raise
+            response = self._attempt(call, attempts)  # a garbled HTTP body: ask once more
         markdown = "\n\n".join(page.markdown or "" for page in (response.pages or []))
         if is_placeholder_only(markdown):
             attempts[-1].outcome = "empty"
