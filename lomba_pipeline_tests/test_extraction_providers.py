@@ -212,5 +212,5 @@ def test_requests_per_minute_spaces_call_starts():
     for _ in range(5):
         limiter.wait()
         starts.append(time.monotonic())
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 0.09

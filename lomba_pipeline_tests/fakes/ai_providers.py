@@ -19,7 +19,8 @@ import asyncio
 import base64
 import json
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lomba_pipeline_tests.fakes.http_fake import Call, HttpFake, route
 
