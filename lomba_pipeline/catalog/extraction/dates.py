@@ -60,7 +60,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "event": (
         "pelaksanaan", "final", "grand final", "preliminary", "penyisihan", "semifinal",
         "technical meeting", "pengumuman", "announcement", "waktu", "kapan", "tanggal pelaksanaan",
-        "acara", "event", "hari", "lomba dilaksanakan", "dilaksanakan", "when",
+        "acara", "lomba dilaksanakan", "dilaksanakan", "when",
     ),
 }
 _TRIGGER_RE = re.compile(
@@ -197,10 +197,13 @@ def classify(text: str, position: int, not_before: int = 0) -> str:
     if not re.search(r"[A-Za-z]", context) and line_start > not_before:
         above_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
         context = text[max(above_start, not_before):position]
-    hits = list(_TRIGGER_RE.finditer(context))
-    if not hits:
+    kinds = [_KIND_OF[hit.group(1).lower()] for hit in _TRIGGER_RE.finditer(context)]
+    if not kinds:
         return "unknown"
-    return _KIND_OF[hits[-1].group(1).lower()]
+    # "Batas akhir pendaftaran 5 Mei": a deadline word outranks the registration word after it
+    if "deadline" in kinds and kinds[-1] == "registration":
+        return "deadline"
+    return kinds[-1]
 
 
 def first_range(text: str, posted_at: dt.date | None = None) -> tuple[dt.date, dt.date] | None:

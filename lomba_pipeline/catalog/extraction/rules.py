@@ -100,9 +100,10 @@ def _fill_dates(
             m.__class__(m.start, m.end, "registration", m.span, m.is_range)
             for m in find_date_mentions(hinted_period, posted_at)
         ] + mentions
-    registration = [m for m in mentions if m.kind == "registration" and m.is_range]
+    # a range is a period: under a deadline word ("Deadline: 1 - 5 Mei") it is still registration
+    registration = [m for m in mentions if m.kind in ("registration", "deadline") and m.is_range]
     opens = [m for m in mentions if m.kind == "registration" and not m.is_range]
-    deadlines = [m for m in mentions if m.kind == "deadline"]
+    deadlines = [m for m in mentions if m.kind == "deadline" and not m.is_range]
     submissions = [m for m in mentions if m.kind == "submission"]
     events = [m for m in mentions if m.kind == "event"]
     unknown_ranges = [m for m in mentions if m.kind == "unknown" and m.is_range]

@@ -23,6 +23,7 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b]", "", text)  # control chars, zero-width
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"\*+", "", text)
     text = text.replace("\r\n", "\n")
@@ -138,7 +139,7 @@ def _AMOUNT_IN(line: str) -> bool:
 
 
 # -- phones ------------------------------------------------------------------------------------
-_PHONE = re.compile(r"(?<![\w.])(?:\+?62|0)[\s\-.]?\d{2,4}(?:[\s\-.]?\d{2,5}){1,3}(?![\w.]|[.,]\d)")
+_PHONE = re.compile(r"(?<![\w.])(?:\+?62|0)[\s\-.]?\d{2,4}(?:[\s\-.]?\d{2,5}){1,3}(?!\w|[.,]\d)")
 
 
 def find_phones(text: str) -> list[str]:
