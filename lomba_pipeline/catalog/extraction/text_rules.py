@@ -382,15 +382,19 @@ def find_title(text: str) -> str | None:
     return title[:200] or None
 
 
+_PRIZE_TOTAL = re.compile(r"(?:total hadiah|hadiah total|total prize|prize ?pool|total prizepool)",
+                          re.IGNORECASE)
+_PRIZE_ANY = re.compile(r"\b(?:hadiah|prize|juara 1)\b", re.IGNORECASE)
+
+
 def find_prize(text: str) -> str | None:
-    body = without_hashtags(text)
-    for pattern in (
-        r"(?:total hadiah|hadiah total|total prize|prize ?pool|total prizepool)[^\n]*",
-        r"[^\n]*\b(?:hadiah|prize|juara 1)\b[^\n]*",
-    ):
-        m = re.search(pattern, body, re.IGNORECASE)
-        if m:
-            return strip_emoji(m.group()).strip(" :!")[:200]
+    lines = without_hashtags(text).split("\n")  # line by line: no quadratic scans on long lines
+    for pattern in (_PRIZE_TOTAL, _PRIZE_ANY):
+        for line in lines:
+            m = pattern.search(line)
+            if m:
+                start = m.start() if pattern is _PRIZE_TOTAL else 0
+                return strip_emoji(line[start:]).strip(" :!")[:200]
     return None
 
 
