@@ -249,24 +249,58 @@ def test_incomplete_record_keeps_earlier_values_on_re_extraction(postgres, local
     assert row["organizer"] == "Panitia Lama" and row["levels"] == ["SMA"]
 
 
-def test_assets_report_metadata_and_the_check_flags_impossible_records(postgres, local_store):
+def test_rules_cross_check_disagreement_is_recorded(postgres, local_store, ai, fake):
+    raw_id = add_raw_item(postgres, "https://www.instagram.com/p/XCHECK/",
+                          caption=CAPTION.replace("1 - 20 Januari", "1 - 25 Januari"))
+    summary = run(postgres, local_store, ai)
+    row = competition(postgres, raw_id)
+    assert row["end_date"].isoformat() == "2025-01-20"  # the AI value is kept …
+    assert summary.rules_disagree["end_date"] == 1
+    with postgres.cursor() as cur:
+        cur.execute("SELECT data FROM events WHERE subject = %s", (f"raw_item:{raw_id}",))
+        data = cur.fetchone()["data"]
+    assert data["rules_disagree"]["end_date"] == {"kept": "2025-01-20", "rules": "2025-01-25"}
+
+
+def test_ai_resource_keeps_keys_as_env_vars(monkeypatch):
+    from lomba_pipeline.definitions import build_definitions
+    from lomba_pipeline.settings import load_settings
+
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "zk-very-secret")
+    monkeypatch.setenv("LOMBA_ZHIPU_BASE_URL", "https://api.z.ai/api/paas/v4")
+    resource = build_definitions(load_settings()).resources["ai"]
+    assert isinstance(resource.zhipu_api_key, dg.EnvVar)
+    assert resource.mistral_api_key is None
+    assert resource.zhipu_base_url == "https://api.z.ai/api/paas/v4"
+    assert "zk-very-secret" not in repr(resource)
+
+
+def test_assets_report_metadata_and_the_check_flags_impossible_records(
+    postgres, local_store, fake, ai
+):
     add_raw_item(postgres, "https://www.instagram.com/p/ASSET1/")
     add_raw_item(postgres, "https://www.instagram.com/p/ASSET2/",
                  caption="LOMBA POSTER NASIONAL\nDeadline 20 Januari 2025\nKhusus mahasiswa")
+    fake.queue_zhipu(json.dumps(WITHOUT_ORGANIZER), json.dumps(WITHOUT_ORGANIZER))
+    chain = AiResource(zhipu_api_key="test-zhipu-key", zhipu_base_url=fake.zhipu_base_url,
+                       extraction_provider="auto", backoff_seconds=0.01)
     result = dg.materialize(
         [extracted_fields, competitions, impossible_competitions],
-        resources={"postgres": postgres, "object_store": local_store,
-                   "ai": AiResource(extraction_provider="auto")},
+        resources={"postgres": postgres, "object_store": local_store, "ai": chain},
         selection=[extracted_fields, competitions],
     )
     assert result.success
     meta = result.asset_materializations_for_node("extracted_fields")[0].metadata
-    assert meta["extracted"].value == 2 and meta["ai_calls"].value == 0
+    assert meta["mode"].value == "chain"
+    assert meta["extracted"].value == 2 and meta["ai_calls"].value == 2
+    assert meta["prompt_tokens"].value == 240 and meta["completion_tokens"].value == 60
+    assert meta["failed"].value == 0 and meta["partial"].value == 2  # no organizer anywhere
     assert meta["fill_rate/end_date"].value == 1.0
-    assert meta["fill_rate/levels"].value == 0.5
+    assert meta["fill_rate/organizer"].value == 0.0
     assert "| end_date | 2 | 100% |" in meta["summary"].value
+    assert "| zhipu | 2 | 0 |" in meta["summary"].value
     catalog = result.asset_materializations_for_node("competitions")[0].metadata
-    assert catalog["records"].value == 2
+    assert catalog["records"].value == 2 and catalog["status/partial"].value == 2
     check = result.get_asset_check_evaluations()[0]
     assert check.passed
 

@@ -53,6 +53,8 @@ class Outcome:
     record: CompetitionRecord
     attempts: list[Attempt]
     errors: list[str]
+    # the rules as a cross-check: field -> (kept value, what the rules read), both as text
+    mismatches: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -113,6 +115,19 @@ def is_public_url(url: str | None) -> bool:
     return ip.is_global
 
 
+CROSS_CHECKED = ("start_date", "end_date", "fee_amount", "levels", "is_competition")
+
+
+def cross_check(record: CompetitionRecord, rules: CompetitionRecord) -> dict[str, tuple[str, str]]:
+    """Fields where an AI provider and the rules both found a value and disagree (for review)."""
+    out = {}
+    for name in CROSS_CHECKED:
+        mine, theirs = getattr(record, name), getattr(rules, name)
+        if mine not in (None, []) and theirs not in (None, []) and mine != theirs:
+            out[name] = (str(mine), str(theirs))
+    return out
+
+
 class Extractor:
     """Runs one item through the chosen mode. Thread-safe: providers bound their own calls."""
 
@@ -143,6 +158,7 @@ class Extractor:
             errors.append("zhipu: no API key configured (ZHIPUAI_API_KEY)")
 
         rules_record = self._rules(item, attempts)
+        mismatches = cross_check(record, rules_record)
         record.fill_empty_fields(rules_record, "rules")
 
         wants_poster = self.mode in ("mistral", "gemini") or (
@@ -152,7 +168,7 @@ class Extractor:
         )
         if wants_poster and item.poster is not None:
             self._poster_step(item, record, attempts, errors)
-        return Outcome(record, attempts, errors)
+        return Outcome(record, attempts, errors, mismatches)
 
     def _rules(self, item: Item, attempts: list[Attempt]) -> CompetitionRecord:
         started = time.monotonic()

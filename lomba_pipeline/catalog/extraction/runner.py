@@ -39,6 +39,7 @@ class ExtractionSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     filled: Counter = field(default_factory=Counter)  # field -> records with it filled
+    rules_disagree: Counter = field(default_factory=Counter)  # field -> AI/rules mismatches
     wall_seconds: float = 0.0
 
     @property
@@ -66,6 +67,8 @@ class ExtractionSummary:
             self.completion_tokens += a.completion_tokens or 0
         for name in outcome.record.filled_fields():
             self.filled[name] += 1
+        for name in outcome.mismatches:
+            self.rules_disagree[name] += 1
 
     def markdown(self) -> str:
         lines = ["| field | filled | rate |", "|---|---:|---:|"]
@@ -92,6 +95,7 @@ class ExtractionSummary:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "wall_seconds": round(self.wall_seconds, 2),
+            "rules_disagree": sum(self.rules_disagree.values()),
             **{f"fill_rate/{k}": round(v, 3) for k, v in self.fill_rate().items()},
             "summary": dg.MetadataValue.md(self.markdown()),
         }
@@ -161,6 +165,8 @@ def run_extraction(
                 f"{providers}; {len(outcome.record.filled_fields())}/{len(DATA_FIELDS)} fields"
                 + (f"; empty {', '.join(empty)}" if empty else "")
                 + (f"; error {outcome.error}" if outcome.error else "")
+                + (f"; rules disagree on {', '.join(outcome.mismatches)}"
+                   if outcome.mismatches else "")
                 + " → competitions upserted"
             )
             (log.warning if outcome.error else log.info)(message)

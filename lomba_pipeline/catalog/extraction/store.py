@@ -119,7 +119,8 @@ def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
         kind="extract.record_failed" if not outcome.succeeded else "extract.record_stored",
         subject=f"raw_item:{raw_item_id}",
         data={"status": outcome.status, "error": outcome.error,
-              "providers": sorted({a.provider for a in outcome.attempts})},
+              "providers": sorted({a.provider for a in outcome.attempts}),
+              "rules_disagree": {k: {"kept": a, "rules": b} for k, (a, b) in outcome.mismatches.items()}},
     )
 
 
