@@ -132,15 +132,16 @@ def test_complete_text_step_never_touches_the_poster(postgres, local_store, ai, 
     assert "LOMBA ESAI NASIONAL 2025" in body["messages"][1]["content"]
 
 
-def test_poster_ocr_fills_only_the_empty_fields(postgres, local_store, ai, fake):
+def test_poster_ocr_fills_only_the_empty_fields(postgres, object_store, ai, fake):
+    # object_store: the local directory store and R2 (moto) — bytes come from either
     fake.queue_zhipu(json.dumps({**WITHOUT_ORGANIZER, "title": "Lomba Esai (dari teks)"}))
     fake.queue_ocr((
         "# LOMBA ESAI DARI POSTER\n\nPenyelenggara: BEM FH UI\n\nKhusus Mahasiswa S1\n\n"
         "Pendaftaran: 5 - 30 Januari 2025", None,
     ))
     raw_id = add_raw_item(postgres, "https://www.instagram.com/p/OCR1/",
-                          image_id=add_poster(postgres, local_store))
-    run(postgres, local_store, ai)
+                          image_id=add_poster(postgres, object_store))
+    run(postgres, object_store, ai)
     row = competition(postgres, raw_id)
     assert row["organizer"] == "BEM FH UI" and row["extracted_from"]["organizer"] == "mistral"
     assert row["levels"] == ["Mahasiswa"] and row["extracted_from"]["levels"] == "mistral"

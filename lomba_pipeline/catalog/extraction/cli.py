@@ -89,8 +89,10 @@ def extract_pending_command(provider: str | None, limit: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     settings = get_settings()
     postgres = migrated_postgres()
-    summary = extract_pending(postgres, object_store_from_settings(settings), settings,
-                              log=logging.getLogger("lomba.extract"), mode=provider, limit=limit)
+    # outside a Dagster run the store's EnvVar config must be resolved explicitly
+    with object_store_from_settings(settings).process_config_and_initialize_cm() as store:
+        summary = extract_pending(postgres, store, settings, log=logging.getLogger("lomba.extract"),
+                                  mode=provider, limit=limit)
     click.echo(summary.line())
 
 
