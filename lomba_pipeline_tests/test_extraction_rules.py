@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lomba_pipeline.catalog.extraction.record import record_from_provider_json
 from lomba_pipeline.catalog.extraction.rules import extract_with_rules
 from lomba_pipeline.catalog.extraction.text_rules import find_fee, find_levels, find_phones
 from lomba_pipeline.settings import PROJECT_ROOT
@@ -366,3 +367,40 @@ def test_hostile_caption_does_not_break_the_rules():
     assert time.monotonic() - started < 2  # no quadratic regex on a 30 000-char line
     assert record.title and record.title.startswith("LOMBA")
     assert record.end_date is None
+
+
+# -- provider JSON: the two real Mistral OCR annotations of one poster -------------------------
+def ocr_annotation(name: str) -> dict:
+    data = json.loads((CORPUS / "ocr" / "comp-automations" / name).read_text(encoding="utf-8"))
+    return json.loads(data) if isinstance(data, str) else data  # the first is a JSON string
+
+
+def test_bad_ocr_annotation_is_normalised_without_inventing_a_level():
+    record = record_from_provider_json(ocr_annotation("ocr_output.json"), "mistral")
+    assert record.levels == []  # "Islamic Creativity" is not a level, and not mapped to one
+    assert (record.start_date, record.end_date) == (D("2025-11-21"), D("2026-02-08"))
+    assert record.contact_phones == ["+6281943285013"]
+    assert record.registration_url == "https://bit.ly/PendaftaranFutsalCOMICTIV"
+    assert record.guidebook_url == "https://bit.ly/PendaftaranCOMICTIV"
+    assert record.categories == ["Seni & Kreatif"]  # "Comic"
+    assert set(record.extracted_from.values()) == {"mistral"}
+
+
+def test_better_ocr_annotation_maps_free_words_to_the_vocabulary():
+    record = record_from_provider_json(ocr_annotation("ocr_output2.json"), "mistral")
+    assert record.levels == ["Umum"]
+    assert record.organizer == "COMICTIKOMBAli"
+    assert record.guidebook_url is None  # "-"
+    assert record.registration_url == "https://bit.ly/PendaftaranCOMICTIKOMXIV"  # first of two
+    assert record.categories == [
+        "Keagamaan", "Seni & Kreatif", "Sastra & Bahasa", "Olahraga & E-sports",
+    ]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2025-01-20", "2025-01-20"),
+    ("2025-01-20T23:59:00+07:00", "2025-01-20"),
+    ("20 Januari 2025", "2025-01-20"),
+])
+def test_provider_dates_in_other_forms(value, expected):
+    assert record_from_provider_json({"end_date": value}, "zhipu").end_date == D(expected)

@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 
 @dataclass
@@ -180,7 +180,10 @@ class GuardedProvider:
         cfg = self.config
         retrying = Retrying(
             stop=stop_after_attempt(max(1, cfg.max_attempts)),
-            wait=wait_exponential(multiplier=cfg.backoff_seconds, max=cfg.backoff_max_seconds),
+            # exponential with jitter: parallel workers hit by one 429 do not retry in lockstep
+            wait=wait_exponential_jitter(
+                initial=cfg.backoff_seconds, max=cfg.backoff_max_seconds, jitter=cfg.backoff_seconds
+            ),
             retry=retry_if_exception(lambda exc: classify_error(exc)[1]),
             reraise=True,
         )

@@ -6,9 +6,12 @@ Field names match the ``competitions`` columns so a record maps onto a row one t
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 Level = Literal["SD", "SMP", "SMA", "Mahasiswa", "Umum"]
 LEVELS: tuple[str, ...] = ("SD", "SMP", "SMA", "Mahasiswa", "Umum")
@@ -71,21 +74,61 @@ class CompetitionRecord(BaseModel):
     @field_validator("categories", mode="before")
     @classmethod
     def _known_categories(cls, value: Any) -> list[str]:
-        values = _as_list(value)
-        return [c for c in values if c in CATEGORIES] or ([] if not values else ["Lainnya"])
+        from lomba_pipeline.catalog.extraction.text_rules import find_categories
+
+        out: list[str] = []
+        for item in _as_list(value):
+            # a provider's free word ("Tilawah", "Short Movie") maps through the tag table
+            found = [str(item)] if item in CATEGORIES else find_categories(str(item))[0]
+            out += [c for c in found if c not in out]
+        return out or (["Lainnya"] if _as_list(value) else [])
 
     @field_validator("levels", mode="before")
     @classmethod
     def _levels(cls, value: Any) -> list[str]:
-        by_lower = {level.lower(): level for level in LEVELS}
-        out = []
+        from lomba_pipeline.catalog.extraction.text_rules import find_levels
+
+        found = set()
         for item in _as_list(value):
-            level = by_lower.get(str(item).strip().lower())
-            if level and level not in out:
-                out.append(level)
+            text = str(item).strip()
+            exact = next((level for level in LEVELS if level.lower() == text.lower()), None)
+            found.update([exact] if exact else find_levels(text))  # "SMA/SMK sederajat" → SMA
+        return [level for level in LEVELS if level in found]
+
+    @field_validator("contact_phones", mode="before")
+    @classmethod
+    def _phones(cls, value: Any) -> list[str]:
+        from lomba_pipeline.catalog.extraction.text_rules import find_phones
+
+        out: list[str] = []
+        for item in _as_list(value):
+            out += [p for p in find_phones(str(item)) if p not in out]
         return out
 
-    @field_validator("tags", "contact_phones", mode="before")
+    @field_validator("registration_url", "guidebook_url", mode="before")
+    @classmethod
+    def _first_url(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        from lomba_pipeline.catalog.extraction.text_rules import first_url
+
+        return first_url(value)
+
+    @field_validator(
+        "start_date", "end_date", "event_start_date", "event_end_date", mode="before"
+    )
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        # "20 Januari 2025" from a provider is fine; text with no date stays and fails validation
+        if isinstance(value, str) and value.strip() and not _ISO_DATE.match(value.strip()):
+            from lomba_pipeline.catalog.extraction.dates import find_date_mentions
+
+            mentions = find_date_mentions(value)
+            if mentions:
+                return mentions[0].end
+        return value.strip()[:10] if isinstance(value, str) and _ISO_DATE.match(value.strip()) else value
+
+    @field_validator("tags", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> list[str]:
         return [str(v) for v in _as_list(value)]
@@ -171,7 +214,12 @@ def record_from_provider_json(data: Any, provider: str) -> CompetitionRecord:
         raise InvalidRecord(f"{provider} returned {type(data).__name__}, not a JSON object")
     normalised = {_ALIASES.get(key, key): value for key, value in data.items()}
     if isinstance(normalised.get("fee_amount"), str):
-        normalised.pop("fee_amount")  # free text like "Rp 50.000 (Lainnya)": the rules parse text
+        from lomba_pipeline.catalog.extraction.text_rules import find_fee
+
+        # free text like "Rp 50.000 (Lainnya)" or "Gratis"
+        normalised["fee_amount"] = find_fee("Biaya: " + normalised["fee_amount"])[0]
+    if not normalised.get("contact_phones") and isinstance(normalised.get("contact"), str):
+        normalised["contact_phones"] = normalised["contact"]
     try:
         record = CompetitionRecord.model_validate(normalised)
     except ValidationError as exc:

@@ -181,6 +181,12 @@ def _clean_url(raw: str) -> str:
     return url if url.lower().startswith("http") else "https://" + url
 
 
+def first_url(text: str) -> str | None:
+    """The first URL in a provider's value ("bit.ly/a, bit.ly/b" → https://bit.ly/a)."""
+    m = _URL.search(text)
+    return _clean_url(m.group()) if m else None
+
+
 def find_links(text: str) -> tuple[str | None, str | None]:
     """(registration_url, guidebook_url), each read from its label (same line or the line above)."""
     body = without_hashtags(text)
@@ -287,7 +293,7 @@ _TAGS: list[tuple[str, str, str]] = [
     ("Fotografi", r"fotografi|photography|foto", "Seni & Kreatif"),
     ("Videografi", r"video(?:grafi)?|film pendek|short movie|short film|vlog|konten video",
      "Seni & Kreatif"),
-    ("Desain", r"desain|design|ilustrasi|illustration|maskot|mascot|gambar|mewarnai|coloring",
+    ("Desain", r"desain|design|ilustrasi|illustration|maskot|mascot|gambar|mewarnai|coloring|komik|comic",
      "Seni & Kreatif"),
     ("Musik", r"vokal|vocal|solo song|band|musik|music|voice over", "Seni & Kreatif"),
     ("Tari", r"tari|dance|ratoh jaroe", "Seni & Kreatif"),
