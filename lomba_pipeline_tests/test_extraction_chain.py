@@ -318,3 +318,26 @@ def test_assets_report_metadata_and_the_check_flags_impossible_records(
     assert not check.passed
     assert check.metadata["impossible_records"].value == 1
     assert "deadline before registration opens" in check.metadata["examples"].value
+
+
+@pytest.mark.parametrize("failure,rows,status", [
+    ("429_then_ok", [("zhipu", "text", "rate_limited"), ("zhipu", "text", "ok")], "done"),
+    ("timeout", [("zhipu", "text", "timeout")] * 2, "failed"),
+    ("invalid_json", [("zhipu", "text", "invalid_json")] * 2, "failed"),
+])
+def test_text_step_failures_land_in_the_ledger(postgres, local_store, ai, fake, failure, rows, status):
+    if failure == "429_then_ok":
+        fake.fail_next("/chat/completions", status=429)
+    elif failure == "timeout":
+        fake.fail_next("/chat/completions", hang_seconds=2.0, times=2)
+    else:
+        fake.queue_zhipu("maaf, saya tidak bisa", "{title: LOMBA}")
+    raw_id = add_raw_item(postgres, f"https://www.instagram.com/p/TXT{failure}/")
+    run(postgres, local_store, ai)
+    assert attempts(postgres, raw_id) == [*rows, ("rules", "text", "ok")]
+    row = competition(postgres, raw_id)
+    assert row["extraction_status"] == status
+    assert row["end_date"].isoformat() == "2025-01-20"  # found either way
+    assert needs_extraction(postgres, raw_id) == (status == "failed")
+    if status == "failed":
+        assert failure in row["extraction_error"]
