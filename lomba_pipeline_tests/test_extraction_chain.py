@@ -341,3 +341,18 @@ def test_text_step_failures_land_in_the_ledger(postgres, local_store, ai, fake, 
     assert needs_extraction(postgres, raw_id) == (status == "failed")
     if status == "failed":
         assert failure in row["extraction_error"]
+
+
+def test_missing_poster_object_is_an_error_naming_it(postgres, local_store, ai, fake):
+    fake.queue_zhipu(json.dumps(WITHOUT_ORGANIZER))
+    image_id = add_poster(postgres, local_store, data=b"poster that will vanish")
+    with postgres.cursor() as cur:
+        cur.execute("SELECT object_key FROM images WHERE id = %s", (image_id,))
+        key = cur.fetchone()["object_key"]
+    local_store.delete(key)
+    raw_id = add_raw_item(postgres, "https://www.instagram.com/p/GONE1/", image_id=image_id)
+    run(postgres, local_store, ai)
+    row = competition(postgres, raw_id)
+    assert row["extraction_status"] == "failed" and key in row["extraction_error"]
+    assert row["title"] == "LOMBA ESAI NASIONAL 2025"  # the text step's work is kept
+    assert fake.calls_to("/v1/ocr") == []

@@ -198,8 +198,12 @@ class Extractor:
         mistral, gemini = self.providers.mistral, self.providers.gemini
         if self.mode in ("mistral", "chain") and mistral is not None:
             try:
-                reply = mistral.ocr(self._document_url(item.poster, image),
-                                    json_schema_for_providers())
+                document = self._document_url(item.poster, image)
+            except Exception as exc:
+                errors.append(f"poster {item.poster.object_key or item.poster.public_url}: {exc}")
+                return
+            try:
+                reply = mistral.ocr(document, json_schema_for_providers())
             except ProviderFailed as exc:
                 attempts.extend(exc.attempts)
                 if self.mode == "mistral" or gemini is None:
@@ -218,7 +222,11 @@ class Extractor:
                 errors.append("gemini: no API key configured (GEMINI_API_KEY)")
             return
         if image is None:
-            image = self._poster_bytes(item.poster)
+            try:
+                image = self._poster_bytes(item.poster)
+            except Exception as exc:
+                errors.append(f"poster {item.poster.object_key or item.poster.public_url}: {exc}")
+                return
         try:
             reply = gemini.extract_json(
                 image, item.poster.content_type, self._prompt,

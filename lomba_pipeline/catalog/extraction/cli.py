@@ -37,6 +37,9 @@ def extract_command(provider: str, posted_at, image: Path | None, source: str) -
     from lomba_pipeline.resources.ai import ai_config_from_settings
     from lomba_pipeline.settings import get_settings
 
+    if provider in ("mistral", "gemini") and image is None:
+        raise click.BadParameter(f"the {provider} provider reads a poster: pass --image PATH",
+                                 param_hint="--image")
     caption = _read_caption(source)
     settings = get_settings()
     poster = None
