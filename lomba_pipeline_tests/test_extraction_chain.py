@@ -356,3 +356,16 @@ def test_missing_poster_object_is_an_error_naming_it(postgres, local_store, ai, 
     assert row["extraction_status"] == "failed" and key in row["extraction_error"]
     assert row["title"] == "LOMBA ESAI NASIONAL 2025"  # the text step's work is kept
     assert fake.calls_to("/v1/ocr") == []
+
+
+def test_a_second_concurrent_drain_does_nothing(postgres, local_store, ai, fake):
+    from lomba_pipeline.catalog.extraction.runner import EXTRACTION_LOCK
+
+    raw_id = add_raw_item(postgres, "https://www.instagram.com/p/LOCK1/")
+    with postgres.connection() as other_run, other_run.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (EXTRACTION_LOCK,))
+        summary = run(postgres, local_store, ai)
+        cur.execute("SELECT pg_advisory_unlock(%s)", (EXTRACTION_LOCK,))
+    assert summary.busy and summary.extracted == 0 and fake.calls == []
+    assert needs_extraction(postgres, raw_id)
+    assert run(postgres, local_store, ai).extracted == 1

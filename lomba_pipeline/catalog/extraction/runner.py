@@ -21,6 +21,7 @@ from lomba_pipeline.catalog.extraction.store import (
 from lomba_pipeline.resources.ai import AiConfig, AiProviders, build_ai_providers
 
 AI_PROVIDERS = ("zhipu", "mistral", "gemini")
+EXTRACTION_LOCK = 0x6C6F6D6261  # pg advisory lock key: "lomba"
 REPORTED_FIELDS = ("title", "organizer", "start_date", "end_date", "event_start_date",
                    "categories", "levels", "fee_amount", "contact_phones", "registration_url",
                    "guidebook_url", "location", "is_competition")
@@ -41,6 +42,7 @@ class ExtractionSummary:
     filled: Counter = field(default_factory=Counter)  # field -> records with it filled
     rules_disagree: Counter = field(default_factory=Counter)  # field -> AI/rules mismatches
     wall_seconds: float = 0.0
+    busy: bool = False  # another run held the queue
 
     @property
     def ai_calls(self) -> int:
@@ -95,6 +97,7 @@ class ExtractionSummary:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "wall_seconds": round(self.wall_seconds, 2),
+            "skipped_busy": self.busy,
             "rules_disagree": sum(self.rules_disagree.values()),
             **{f"fill_rate/{k}": round(v, 3) for k, v in self.fill_rate().items()},
             "summary": dg.MetadataValue.md(self.markdown()),
@@ -127,6 +130,23 @@ def run_extraction(
 ) -> ExtractionSummary:
     log = log or logging.getLogger("lomba.extract")
     summary = ExtractionSummary(mode=extractor.mode)
+    # one drain at a time (a scheduled run and `lomba run` may overlap): a second one would pay
+    # for the same provider calls. A session lock dies with its process, so a crash frees it.
+    with postgres.connection() as lock_conn:
+        with lock_conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (EXTRACTION_LOCK,))
+            if not cur.fetchone()[0]:
+                summary.busy = True
+                log.warning("extract: another extraction run holds the queue; nothing done")
+                return summary
+        try:
+            return _drain(postgres, extractor, summary, workers, limit, log)
+        finally:
+            with lock_conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (EXTRACTION_LOCK,))
+
+
+def _drain(postgres, extractor, summary, workers, limit, log) -> ExtractionSummary:
     started = time.monotonic()
     with postgres.connection() as conn:
         rows = pending_rows(conn, limit)
