@@ -13,6 +13,7 @@ import time
 
 import click
 
+from lomba_pipeline.catalog.extraction import cli as extraction_cli
 from lomba_pipeline.resources.postgres import postgres_from_settings, redact_url
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
@@ -131,6 +132,9 @@ def run() -> None:
         return
     click.echo(f"no source is configured in {sources}; nothing to scrape")
 
+
+# domain commands
+extraction_cli.register(main)
 
 if __name__ == "__main__":
     main()

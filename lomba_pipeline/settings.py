@@ -34,6 +34,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = _env(name)
     if raw is None:
@@ -72,6 +82,14 @@ class Settings:
     gemini_api_key: str | None = field(repr=False, default=None)
     gemini_base_url: str | None = None
     gemini_model: str = "gemini-2.5-flash"
+    # extraction: rules | zhipu | mistral | gemini | chain | auto (chain when a key is set)
+    extraction_provider: str = "auto"
+    ai_timeout_seconds: float = 60.0
+    ai_max_attempts: int = 4
+    ai_backoff_seconds: float = 1.0
+    ai_concurrency: int = 4
+    ai_requests_per_minute: int = 60
+    ai_image_transfer: str = "auto"  # url | data | auto (data URL unless the poster URL is public)
     waha_url: str | None = None
     waha_api_key: str | None = field(repr=False, default=None)
     waha_session: str = "default"
@@ -186,6 +204,13 @@ def load_settings() -> Settings:
         gemini_api_key=_env("GEMINI_API_KEY"),
         gemini_base_url=_env("LOMBA_GEMINI_BASE_URL"),
         gemini_model=_env("LOMBA_GEMINI_MODEL", "gemini-2.5-flash"),
+        extraction_provider=_env("LOMBA_EXTRACTION_PROVIDER", "auto").lower(),
+        ai_timeout_seconds=_env_float("LOMBA_AI_TIMEOUT_SECONDS", 60.0),
+        ai_max_attempts=_env_int("LOMBA_AI_MAX_ATTEMPTS", 4),
+        ai_backoff_seconds=_env_float("LOMBA_AI_BACKOFF_SECONDS", 1.0),
+        ai_concurrency=_env_int("LOMBA_AI_CONCURRENCY", 4),
+        ai_requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", 60),
+        ai_image_transfer=_env("LOMBA_AI_IMAGE_TRANSFER", "auto").lower(),
         waha_url=_env("LOMBA_WAHA_URL"),
         waha_api_key=_env("LOMBA_WAHA_API_KEY"),
         waha_session=_env("LOMBA_WAHA_SESSION", "default"),

@@ -1,0 +1,1 @@
+"""Raw items → competition records: rules provider, AI chain, streaming writes, Dagster assets."""

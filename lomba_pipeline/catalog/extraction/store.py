@@ -1,0 +1,167 @@
+"""SQL for extraction: what is pending, and the per-record write (record + ledger + flag)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg2.extras import Json, RealDictCursor
+
+from lomba_pipeline.catalog.extraction.chain import Item, Outcome, Poster
+from lomba_pipeline.catalog.extraction.record import DATA_FIELDS, CompetitionRecord
+from lomba_pipeline.db.events import record_event
+
+_COMPLETE_SQL = """
+    c.organizer IS NOT NULL AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL
+    AND cardinality(c.categories) > 0 AND cardinality(c.levels) > 0
+"""
+
+PENDING_SQL = f"""
+SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, r.posted_at,
+       r.hints, r.image_id, i.public_url, i.object_key, i.content_type,
+       c.id AS competition_id, COALESCE({_COMPLETE_SQL}, false) AS complete
+  FROM raw_items r
+  LEFT JOIN images i ON i.id = r.image_id
+  LEFT JOIN competitions c ON c.raw_item_id = r.id
+ WHERE r.needs_extraction
+ ORDER BY r.id
+ LIMIT %s
+"""
+
+SOURCE_LABEL = {"web": "Web", "ig": "IG", "manual": "Manual"}
+
+
+def pending_rows(conn, limit: int | None = None) -> list[dict[str, Any]]:
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(PENDING_SQL, (limit,))
+        return list(cur.fetchall())
+
+
+def item_from_row(row: dict[str, Any]) -> Item:
+    poster = None
+    if row["image_id"] is not None:
+        poster = Poster(row["image_id"], row["public_url"], row["object_key"],
+                        row["content_type"] or "image/jpeg")
+    posted = row["posted_at"]
+    return Item(
+        raw_item_id=row["id"],
+        caption=row["caption"],
+        title=row["title"],
+        posted_at=posted.date() if isinstance(posted, dt.datetime) else posted,
+        hints=row["hints"] or {},
+        poster=poster,
+        source=f"{SOURCE_LABEL.get(row['source_kind'], row['source_kind'])} {row['source_name']}",
+    )
+
+
+def mark_extracted(conn, raw_item_id: int) -> None:
+    with conn.cursor() as cur:
+        cur.execute("UPDATE raw_items SET needs_extraction = false WHERE id = %s", (raw_item_id,))
+
+
+def existing_record(conn, raw_item_id: int) -> CompetitionRecord | None:
+    """The stored record, so a re-extraction never loses a value found earlier."""
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute("SELECT * FROM competitions WHERE raw_item_id = %s", (raw_item_id,))
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = {name: row[name] for name in DATA_FIELDS if name in row}
+    record = CompetitionRecord.model_validate(values)
+    record.extracted_from = dict(row["extracted_from"] or {})
+    return record
+
+
+_COLUMNS = [name for name in DATA_FIELDS]
+
+
+def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
+    """One transaction per record: the upserted record, its ledger rows, the queue flag."""
+    raw_item_id = row["id"]
+    record = outcome.record
+    previous = existing_record(conn, raw_item_id)
+    if previous is not None:
+        record.fill_empty_fields(previous, "previous")
+    values = record.model_dump(mode="python")
+    params: dict[str, Any] = {name: values[name] for name in _COLUMNS}
+    params["fee_waves"] = Json(record.model_dump(mode="json")["fee_waves"])
+    params.update(
+        raw_item_id=raw_item_id,
+        canonical_url=row["canonical_url"],
+        image_id=row["image_id"],
+        extracted_from=Json(record.extracted_from),
+        extraction_status=outcome.status,
+        extraction_error=outcome.error,
+    )
+    columns = list(params)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "raw_item_id")
+    with conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO competitions ({', '.join(columns)}, extracted_at) "
+            f"VALUES ({', '.join('%(' + c + ')s' for c in columns)}, now()) "
+            f"ON CONFLICT (raw_item_id) DO UPDATE SET {updates}, "
+            "extracted_at = now(), updated_at = now()",
+            params,
+        )
+        for a in outcome.attempts:
+            cur.execute(
+                "INSERT INTO extraction_attempts (raw_item_id, provider, step, outcome, error, "
+                "latency_ms, prompt_tokens, completion_tokens) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                (raw_item_id, a.provider, a.step, a.outcome, a.error, a.latency_ms,
+                 a.prompt_tokens, a.completion_tokens),
+            )
+        if outcome.succeeded:
+            cur.execute(
+                "UPDATE raw_items SET needs_extraction = false WHERE id = %s", (raw_item_id,)
+            )
+    record_event(
+        conn, actor="pipeline",
+        kind="extract.record_failed" if not outcome.succeeded else "extract.record_stored",
+        subject=f"raw_item:{raw_item_id}",
+        data={"status": outcome.status, "error": outcome.error,
+              "providers": sorted({a.provider for a in outcome.attempts}),
+              "rules_disagree": {k: {"kept": a, "rules": b} for k, (a, b) in outcome.mismatches.items()}},
+    )
+
+
+IMPOSSIBLE_SQL = """
+SELECT id, canonical_url, title, start_date, end_date, event_start_date, event_end_date,
+       CASE
+         WHEN title IS NULL OR btrim(title) = '' THEN 'no title'
+         WHEN end_date < start_date THEN 'deadline before registration opens'
+         WHEN event_end_date < event_start_date THEN 'event ends before it starts'
+         WHEN end_date > current_date + interval '2 years' THEN 'deadline more than 2 years away'
+       END AS problem
+  FROM competitions
+ WHERE (title IS NULL OR btrim(title) = '')
+    OR end_date < start_date
+    OR event_end_date < event_start_date
+    OR end_date > current_date + interval '2 years'
+ ORDER BY id
+"""
+
+
+def impossible_records(conn) -> list[dict[str, Any]]:
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(IMPOSSIBLE_SQL)
+        return list(cur.fetchall())
+
+
+def catalog_fill_rates(conn, fields: tuple[str, ...]) -> tuple[int, dict[str, float], dict[str, int]]:
+    """(record count, share of records with each field filled, count per extraction status)."""
+    exprs = []
+    for name in fields:
+        if name in ("categories", "tags", "levels", "contact_phones"):
+            exprs.append(f"count(*) FILTER (WHERE cardinality({name}) > 0) AS {name}")
+        elif name == "fee_waves":
+            exprs.append("count(*) FILTER (WHERE jsonb_array_length(fee_waves) > 0) AS fee_waves")
+        else:
+            exprs.append(f"count({name}) AS {name}")
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(f"SELECT count(*) AS total, {', '.join(exprs)} FROM competitions")
+        row = cur.fetchone()
+        cur.execute("SELECT extraction_status, count(*) AS n FROM competitions GROUP BY 1")
+        statuses = {r["extraction_status"]: r["n"] for r in cur.fetchall()}
+    total = row.pop("total")
+    rates = {name: (row[name] / total if total else 0.0) for name in fields}
+    return total, rates, statuses
