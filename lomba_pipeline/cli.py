@@ -118,5 +118,10 @@ def run() -> None:
     click.echo(f"no source is configured in {sources}; nothing to scrape")
 
 
+from lomba_pipeline.admin.cli import admin, storage  # noqa: E402  (commands register below)
+
+main.add_command(admin)
+main.add_command(storage)
+
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ import dagster as dg
 
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
+from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
 from lomba_pipeline.settings import Settings, get_settings
 
 
@@ -16,12 +17,15 @@ def build_resources(settings: Settings) -> dict:
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
+        "whatsapp": whatsapp_from_settings(settings),
     }
 
 
 # Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
 # ``definitions`` module; add a domain here.
-DOMAIN_MODULES: list[str] = []
+DOMAIN_MODULES: list[str] = [
+    "lomba_pipeline.catalog.review.definitions",
+]
 
 
 def domain_definitions() -> list[dg.Definitions]:

@@ -80,6 +80,8 @@ class Settings:
     whatsapp_admin_group_id: str | None = None
     whatsapp_notify_review_group: bool = False
     admin_secret_key_env: str | None = field(repr=False, default=None)
+    catalog_api_token: str | None = field(repr=False, default=None)
+    admin_cookie_secure: bool = False
 
     @property
     def pg_dir(self) -> Path:
@@ -190,6 +192,8 @@ def load_settings() -> Settings:
         whatsapp_admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
         whatsapp_notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
         admin_secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
+        catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
+        admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
     )
 
 
