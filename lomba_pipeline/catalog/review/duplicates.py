@@ -118,7 +118,7 @@ def compare(a: dict, b: dict) -> Candidate | None:
     if a["image_id"] is not None and a["image_id"] == b["image_id"]:
         distance = 0
     elif a["phash"] and b["phash"]:
-        distance = phash_distance(a["phash"], b["phash"])
+        distance = int(phash_distance(a["phash"], b["phash"]))
     if distance is not None and distance <= POSTER_MAX_DISTANCE:
         reasons.append("similar_poster")
     if not reasons:
