@@ -163,6 +163,7 @@ def review_queue(request: Request, page: int = 1):
             cards.append(card)
     return render(request, "queue.html", {
         "cards": cards, "total": total, "page": page,
+        "fields": actions.EDITABLE_FIELDS, "labels": actions.FIELD_LABELS,
         "has_next": page * PAGE_SIZE < total,
     })
 

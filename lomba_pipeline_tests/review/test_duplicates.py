@@ -129,6 +129,20 @@ def test_editing_a_wrong_field_drops_the_candidate(postgres):
         assert refresh_duplicate_candidates(conn, a)[0].reasons == ("same_url",)
 
 
+def test_poster_distance_is_imagehash_distance(postgres, local_store):
+    from lomba_pipeline.media.images import inspect_image, phash_distance
+
+    original = poster_bytes(77)
+    a, b = (inspect_image(x, "t").phash for x in (original, reencoded(original)))
+    c = inspect_image(poster_bytes(78), "t").phash
+    ids = [insert_record(postgres, local_store, poster=x, end_date=None, title=f"T{i}")
+           for i, x in enumerate((original, reencoded(original), poster_bytes(78)))]
+    with postgres.connection() as conn:
+        found = {cand.other_id: cand.phash_distance for cand in refresh_duplicate_candidates(conn, ids[0])}
+    assert found == {ids[1]: phash_distance(a, b)}
+    assert phash_distance(a, c) > 6
+
+
 def test_normalisation_rules():
     assert normalise_url("https://www.Linktr.ee/abc/") == normalise_url("linktr.ee/abc")
     assert normalise_url("https://forms.gle/") is None

@@ -18,12 +18,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from psycopg2.extras import RealDictCursor
 from rapidfuzz import fuzz
-
-from lomba_pipeline.media.images import phash_distance
 
 TITLE_MIN_SCORE = 85.0  # rapidfuzz token_sort_ratio on stop-word-free titles
 TITLE_MIN_SCORE_NO_DEADLINE = 95.0  # without both deadlines, only near-identical titles count
@@ -98,32 +97,67 @@ _COLUMNS = """
 """
 
 
-def _record_links(row: dict) -> set[str]:
-    return {u for u in (normalise_url(row["canonical_url"]), normalise_url(row["registration_url"])) if u}
+@dataclass(frozen=True)
+class _Features:
+    """What the rules compare, computed once per record."""
+
+    id: int
+    links: frozenset[str]
+    description: str
+    title: str  # stop-word-free, space-joined
+    end_date: date | None
+    image_id: int | None
+    phash: int | None
+
+    @classmethod
+    def of(cls, row: dict) -> _Features:
+        return _features(row["id"], row["canonical_url"], row["registration_url"],
+                         row["description"], row["title"], row["end_date"], row["image_id"],
+                         row.get("phash"))
 
 
-def compare(a: dict, b: dict) -> Candidate | None:
+# Normalising is most of the cost of a refresh (~30 µs per record); the extraction stage refreshes
+# record after record in one process, so the features of unchanged records are remembered.
+@lru_cache(maxsize=20_000)
+def _features(id, canonical_url, registration_url, description, title, end_date, image_id,
+              phash) -> _Features:
+    links = (normalise_url(canonical_url), normalise_url(registration_url))
+    return _Features(
+        id=id,
+        links=frozenset(u for u in links if u),
+        description=normalise_text(description),
+        title=" ".join(title_tokens(title)),
+        end_date=end_date,
+        image_id=image_id,
+        phash=int(phash, 16) if phash else None,
+    )
+
+
+def compare(a: dict | _Features, b: dict | _Features) -> Candidate | None:
     """Why ``b`` may duplicate ``a`` (rows with the ``_COLUMNS`` fields), or None."""
+    a = a if isinstance(a, _Features) else _Features.of(a)
+    b = b if isinstance(b, _Features) else _Features.of(b)
     reasons: list[str] = []
-    if _record_links(a) & _record_links(b):
+    if a.links & b.links:
         reasons.append("same_url")
-    desc_a, desc_b = normalise_text(a["description"]), normalise_text(b["description"])
-    if len(desc_a) >= DESCRIPTION_MIN_CHARS and desc_a == desc_b:
+    if len(a.description) >= DESCRIPTION_MIN_CHARS and a.description == b.description:
         reasons.append("same_description")
-    score = title_score(a["title"], b["title"])
-    close = deadlines_close(a["end_date"], b["end_date"])
-    if (close and score >= TITLE_MIN_SCORE) or (close is None and score >= TITLE_MIN_SCORE_NO_DEADLINE):
-        reasons.append("similar_title")
+    close = deadlines_close(a.end_date, b.end_date)
+    score = 0.0
+    if close is not False and a.title and b.title:
+        score = float(fuzz.token_sort_ratio(a.title, b.title))
+        if score >= (TITLE_MIN_SCORE if close else TITLE_MIN_SCORE_NO_DEADLINE):
+            reasons.append("similar_title")
     distance = None
-    if a["image_id"] is not None and a["image_id"] == b["image_id"]:
+    if a.image_id is not None and a.image_id == b.image_id:
         distance = 0
-    elif a["phash"] and b["phash"]:
-        distance = int(phash_distance(a["phash"], b["phash"]))
+    elif a.phash is not None and b.phash is not None:
+        distance = (a.phash ^ b.phash).bit_count()  # Hamming distance of the 64-bit phashes
     if distance is not None and distance <= POSTER_MAX_DISTANCE:
         reasons.append("similar_poster")
     if not reasons:
         return None
-    return Candidate(b["id"], tuple(reasons), score or None, distance)
+    return Candidate(b.id, tuple(reasons), score or None, distance)
 
 
 def find_candidates(conn, competition_id: int) -> list[Candidate]:
@@ -144,7 +178,8 @@ def find_candidates(conn, competition_id: int) -> list[Candidate]:
             (competition_id,),
         )
         others = cur.fetchall()
-    found = (compare(target, other) for other in others)
+    features = _Features.of(target)
+    found = (compare(features, _Features.of(other)) for other in others)
     return sorted((c for c in found if c is not None), key=lambda c: c.other_id)
 
 
