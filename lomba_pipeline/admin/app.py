@@ -163,8 +163,8 @@ def create_app(settings, postgres, object_store, whatsapp) -> FastAPI:
             "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
-        if request.url.path.startswith(("/", "/api")) and not request.url.path.startswith("/media"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        if not request.url.path.startswith(("/media/", "/static/")):
+            response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
         return response
 
     @app.exception_handler(LoginRequired)

@@ -128,6 +128,8 @@ def authenticate(conn, username: str, password: str, client: str) -> User | None
                 "INSERT INTO admin_login_failures (username, client) VALUES (%s, %s)",
                 (username, client),
             )
+            # keep the table small: only the throttling window matters
+            cur.execute("DELETE FROM admin_login_failures WHERE at < now() - interval '1 day'")
             return None
         cur.execute("DELETE FROM admin_login_failures WHERE username = %s", (username,))
         cur.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s", (row[0],))

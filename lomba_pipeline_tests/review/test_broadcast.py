@@ -138,3 +138,19 @@ def test_review_group_notice_is_off_by_default_and_sent_once_when_on(
     assert notify_review_group(postgres, whatsapp, on) == 0
     assert [m["chatId"] for m in waha.delivered] == [REVIEW_GROUP]
     assert "KSAI 2026" in waha.delivered[0]["text"]
+
+
+def test_missing_poster_object_fails_clearly_and_can_be_retried(
+    postgres, media_store, whatsapp, review_settings, waha
+):
+    poster = poster_bytes(9)
+    cid = insert_record(postgres, media_store, poster=poster, review_status="approved")
+    (key,) = media_store.list("posters/")
+    media_store.delete(key)  # the object vanished (e.g. removed by hand)
+    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+    assert outcome.status == "failed" and key in outcome.message
+    assert waha.calls == []
+    media_store.put(poster, "image/png")  # restored
+    assert broadcast_competition(postgres, media_store, whatsapp, review_settings,
+                                 cid).status == "sent"
+    assert len(waha.delivered) == 1

@@ -169,11 +169,13 @@ def broadcast_competition(
         log.warning("broadcast of competition %s %s: %s", competition_id, status, exc)
         return BroadcastOutcome(status, f"WhatsApp gagal: {exc}")
     except Exception as exc:
-        # the message was not sent (variant or caption failed): a retry is safe
+        # nothing was sent (the poster variant or the caption failed): a retry is safe
+        log.exception("broadcast of competition %s could not be prepared", competition_id)
+        error = f"{type(exc).__name__}: {exc}"[:500]
         with pg.connection() as conn:
-            _finish(conn, broadcast_id, competition_id, "failed", error=str(exc)[:500],
-                    actor=actor, channel=channel)
-        raise
+            _finish(conn, broadcast_id, competition_id, "failed", error=error, actor=actor,
+                    channel=channel)
+        return BroadcastOutcome("failed", f"WhatsApp tidak dikirim: {error}")
     with pg.connection() as conn:
         _finish(conn, broadcast_id, competition_id, "sent", message_id=sent.message_id,
                 image_key=image_key, actor=actor, channel=channel)
