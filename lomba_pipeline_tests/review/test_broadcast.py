@@ -154,3 +154,28 @@ def test_missing_poster_object_fails_clearly_and_can_be_retried(
     assert broadcast_competition(postgres, media_store, whatsapp, review_settings,
                                  cid).status == "sent"
     assert len(waha.delivered) == 1
+
+
+def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review_settings, waha,
+                                         tmp_path):
+    import io
+    import shutil
+
+    from PIL import Image
+
+    config = tmp_path / "config"
+    config.mkdir()
+    shutil.copy(review_settings.config_dir / "whatsapp_caption.j2", config)
+    (config / "poster_variant.yaml").write_text("frame_px: 40\nframe_color: '#000000'\nmax_side: 500\n")
+    settings = dataclasses.replace(review_settings, config_dir=config)
+    cid = insert_record(postgres, media_store, poster=poster_bytes(8), review_status="approved")
+    assert broadcast_competition(postgres, media_store, whatsapp, settings, cid).status == "sent"
+    key = [k for k in media_store.list("posters/") if ".v-" in k][0]
+    assert ".v-c20f40000000s500q88." in key
+    with Image.open(io.BytesIO(media_store.get(key))) as img:
+        assert max(img.size) == 500 and img.getpixel((5, 5)) == (0, 0, 0)
+
+    (config / "poster_variant.yaml").write_text("frame_px: -3\n")
+    other = insert_record(postgres, media_store, poster=poster_bytes(10), review_status="approved")
+    outcome = broadcast_competition(postgres, media_store, whatsapp, settings, other)
+    assert outcome.status == "failed" and "poster_variant.yaml" in outcome.message

@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from psycopg2.extras import RealDictCursor
+from pydantic import ValidationError
 
 from lomba_pipeline.catalog.review.caption import render_caption
 from lomba_pipeline.catalog.review.storage import variant_key
@@ -31,6 +34,21 @@ log = logging.getLogger(__name__)
 class BroadcastOutcome:
     status: str  # sent, failed, unknown, already, skipped
     message: str  # shown to the reviewer (Bahasa Indonesia)
+
+
+VARIANT_CONFIG = "poster_variant.yaml"
+
+
+def variant_options_from_config(config_dir: Path) -> VariantOptions:
+    """``config/poster_variant.yaml`` (defaults when the file is absent)."""
+    path = Path(config_dir) / VARIANT_CONFIG
+    if not path.exists():
+        return VariantOptions()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        return VariantOptions(**data)
+    except (yaml.YAMLError, TypeError, ValidationError) as exc:
+        raise ValueError(f"{path}: invalid poster variant options ({exc})") from None
 
 
 def today_in_jakarta() -> date:
@@ -154,8 +172,8 @@ def broadcast_competition(
     try:
         if record["image_id"] is not None:
             with pg.connection() as conn:
-                variant = _poster_variant(conn, store, record["image_id"],
-                                          variant_options or VariantOptions())
+                options = variant_options or variant_options_from_config(settings.config_dir)
+                variant = _poster_variant(conn, store, record["image_id"], options)
             image_key = variant["object_key"]
             sent = whatsapp.send_image(channel, image_url=variant["public_url"], caption=caption,
                                        filename=f"lomba-{competition_id}.jpg")
