@@ -107,6 +107,13 @@ def add_pages(app: FastAPI, router: APIRouter, *, templates_dir: Path | None = N
 
 # -- the application -------------------------------------------------------------------------
 
+def safe_href(url: str | None) -> str:
+    """Only http(s) links become clickable: a scraped ``javascript:`` URL must not run."""
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return "#"
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates"))]),
@@ -115,6 +122,7 @@ def _templates() -> Jinja2Templates:
     )
     env.filters["tanggal"] = tanggal
     env.filters["rupiah"] = rupiah
+    env.filters["href"] = safe_href
     return Jinja2Templates(env=env)
 
 

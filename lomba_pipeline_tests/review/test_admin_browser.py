@@ -91,13 +91,14 @@ def test_edit_approve_leaves_queue_and_sends_one_whatsapp(
 def test_script_in_caption_renders_as_text(page, admin_server, postgres, reviewer):
     hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
     cid = insert_record(postgres, title="Lomba " + hostile, description=hostile,
-                        organizer=hostile)
+                        organizer=hostile, canonical_url="javascript:window.__pwned=3")
     page.goto(admin_server.url + f"/lomba/{cid}")
     log_in(page, admin_server.url)
     page.wait_for_url(admin_server.url + f"/lomba/{cid}")
     assert hostile in page.inner_text("#record-title")
     assert hostile in page.inner_text("#caption")
     assert page.evaluate("window.__pwned") is None
+    assert page.get_attribute("p.source a[target=_blank]", "href") == "#"
     page.goto(admin_server.url + "/")
     assert hostile in page.inner_text(f"#record-{cid}")
     assert page.evaluate("window.__pwned") is None
