@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev demo setup system-deps lint bench clean
+.PHONY: run test dev admin demo setup system-deps lint bench clean
 
 run: setup
 	$(VENV)/bin/lomba run
@@ -16,6 +16,10 @@ test: setup system-deps
 
 dev: setup
 	$(VENV)/bin/lomba dev
+
+# the admin panel alone (review queue, links, events, catalog API) on LOMBA_ADMIN_PORT (8040)
+admin: setup
+	$(VENV)/bin/lomba admin
 
 setup: $(STAMP)
 

@@ -69,10 +69,10 @@ def db_url(which: str, reveal: bool) -> None:
     "dev", help="Start the Dagster UI and daemon on 127.0.0.1 with this project's instance."
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port", type=int, default=None, help="Dagster UI port (default LOMBA_DAGSTER_PORT or 3000)."
-)
-def dev(host: str, port: int | None) -> None:
+@click.option("--port", type=int, default=None, help="Dagster UI port (default LOMBA_DAGSTER_PORT or 3000).")
+@click.option("--admin/--no-admin", default=True, show_default=True,
+              help="Also serve the admin panel (LOMBA_ADMIN_HOST:LOMBA_ADMIN_PORT).")
+def dev(host: str, port: int | None, admin: bool) -> None:
     from lomba_pipeline.instance import apply_dagster_environment
 
     settings = get_settings()
@@ -96,6 +96,12 @@ def dev(host: str, port: int | None) -> None:
     child = subprocess.Popen(
         cmd, cwd=env["DAGSTER_HOME"], env=os.environ.copy(), start_new_session=True
     )
+    admin_child = None
+    if admin:
+        admin_child = subprocess.Popen(
+            [sys.executable, "-m", "lomba_pipeline.cli", "admin"],
+            cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True,
+        )
 
     stop_requested: list[float] = []
 
@@ -104,6 +110,8 @@ def dev(host: str, port: int | None) -> None:
         if not stop_requested:
             stop_requested.append(time.monotonic())
             _signal_group(child, signal.SIGTERM)
+            if admin_child is not None:
+                _signal_group(admin_child, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -113,6 +121,12 @@ def dev(host: str, port: int | None) -> None:
             _signal_group(child, signal.SIGKILL)
     # dagster dev's own children (webserver, daemon, code server) share its process group
     _signal_group(child, signal.SIGKILL)
+    if admin_child is not None:
+        _signal_group(admin_child, signal.SIGTERM)
+        try:
+            admin_child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _signal_group(admin_child, signal.SIGKILL)
     sys.exit(0 if stop_requested else child.returncode)
 
 
@@ -135,6 +149,10 @@ def run() -> None:
 
 # domain commands
 extraction_cli.register(main)
+from lomba_pipeline.admin.cli import admin, storage  # noqa: E402  (commands register below)
+
+main.add_command(admin)
+main.add_command(storage)
 
 if __name__ == "__main__":
     main()

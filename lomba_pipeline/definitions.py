@@ -9,6 +9,7 @@ import dagster as dg
 from lomba_pipeline.resources.ai import ai_resource_from_settings
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
+from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
 from lomba_pipeline.settings import Settings, get_settings
 
 
@@ -18,6 +19,7 @@ def build_resources(settings: Settings) -> dict:
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
         "ai": ai_resource_from_settings(settings),
+        "whatsapp": whatsapp_from_settings(settings),
     }
 
 
@@ -25,6 +27,7 @@ def build_resources(settings: Settings) -> dict:
 # ``definitions`` module; add a domain here.
 DOMAIN_MODULES: list[str] = [
     "lomba_pipeline.catalog.extraction.definitions",
+    "lomba_pipeline.catalog.review.definitions",
 ]
 
 

@@ -102,6 +102,8 @@ class Settings:
     ig_request_delay_seconds: float = 1.0
     ig_scraper_username: str | None = None
     ig_scraper_password: str | None = field(repr=False, default=None)
+    catalog_api_token: str | None = field(repr=False, default=None)
+    admin_cookie_secure: bool = False
 
     @property
     def pg_dir(self) -> Path:
@@ -223,6 +225,8 @@ def load_settings() -> Settings:
         ig_request_delay_seconds=float(_env("LOMBA_IG_REQUEST_DELAY_SECONDS", "1.0")),
         ig_scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
         ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
+        catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
+        admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
     )
 
 

@@ -60,14 +60,11 @@ def location_status(port, deadline):
 
 
 def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        cwd=PROJECT_ROOT, env={**os.environ, "LOMBA_ADMIN_PORT": str(admin_port)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         info = None
@@ -87,6 +84,16 @@ def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
         assert "dagster_webserver_version" in info
         # the code location loaded in the UI's code server, not just the webserver
         assert location_status(port, deadline) == "RepositoryLocation"
+        # the admin panel runs next to the UI
+        admin_health = None
+        deadline = time.time() + 60
+        while time.time() < deadline and admin_health is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/health", timeout=2) as r:
+                    admin_health = json.load(r)
+            except OSError:
+                time.sleep(0.5)
+        assert admin_health == {"status": "ok"}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         # nothing keeps listening after shutdown
@@ -96,6 +103,12 @@ def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
         except OSError:
             still_up = False
         assert not still_up
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/health", timeout=2)
+            admin_up = True
+        except OSError:
+            admin_up = False
+        assert not admin_up
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

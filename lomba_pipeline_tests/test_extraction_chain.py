@@ -369,3 +369,18 @@ def test_a_second_concurrent_drain_does_nothing(postgres, local_store, ai, fake)
     assert summary.busy and summary.extracted == 0 and fake.calls == []
     assert needs_extraction(postgres, raw_id)
     assert run(postgres, local_store, ai).extracted == 1
+
+
+def test_stored_records_get_duplicate_candidates_for_review(postgres, local_store, settings):
+    """The same poster caption reposted by two sources shows up as one group in the review queue."""
+    from lomba_pipeline.catalog.review.duplicates import duplicate_groups
+
+    first = add_raw_item(postgres, "https://www.instagram.com/p/AAA111/")
+    second = add_raw_item(postgres, "https://infolomba.id/event/123")
+    other = add_raw_item(postgres, "https://www.instagram.com/p/BBB222/",
+                         caption="Giveaway 3 buku untuk followers! Tag 3 temanmu.")
+    run(postgres, local_store, AiConfig(), mode="rules")
+    ids = {raw: competition(postgres, raw)["id"] for raw in (first, second, other)}
+    with postgres.connection() as conn:
+        groups = duplicate_groups(conn)
+    assert groups == [sorted([ids[first], ids[second]])]

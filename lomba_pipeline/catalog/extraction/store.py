@@ -9,6 +9,7 @@ from psycopg2.extras import Json, RealDictCursor
 
 from lomba_pipeline.catalog.extraction.chain import Item, Outcome, Poster
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS, CompetitionRecord
+from lomba_pipeline.catalog.review.duplicates import refresh_duplicate_candidates
 from lomba_pipeline.db.events import record_event
 
 _COMPLETE_SQL = """
@@ -100,9 +101,10 @@ def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
             f"INSERT INTO competitions ({', '.join(columns)}, extracted_at) "
             f"VALUES ({', '.join('%(' + c + ')s' for c in columns)}, now()) "
             f"ON CONFLICT (raw_item_id) DO UPDATE SET {updates}, "
-            "extracted_at = now(), updated_at = now()",
+            "extracted_at = now(), updated_at = now() RETURNING id",
             params,
         )
+        competition_id = cur.fetchone()[0]
         for a in outcome.attempts:
             cur.execute(
                 "INSERT INTO extraction_attempts (raw_item_id, provider, step, outcome, error, "
@@ -114,6 +116,8 @@ def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
             cur.execute(
                 "UPDATE raw_items SET needs_extraction = false WHERE id = %s", (raw_item_id,)
             )
+    # duplicate candidates are computed when a record is stored, for the review queue
+    refresh_duplicate_candidates(conn, competition_id)
     record_event(
         conn, actor="pipeline",
         kind="extract.record_failed" if not outcome.succeeded else "extract.record_stored",

@@ -1,0 +1,1 @@
+"""Human review of catalog records: duplicates, review actions, storage, broadcast."""
