@@ -129,5 +129,11 @@ def run() -> None:
     click.echo(f"no source is configured in {sources}; nothing to scrape")
 
 
+from lomba_pipeline.ig_ops.cli import COMMANDS as _IG_COMMANDS  # noqa: E402
+
+for _command in _IG_COMMANDS:
+    main.add_command(_command)
+
+
 if __name__ == "__main__":
     main()

@@ -6,6 +6,8 @@ import importlib
 
 import dagster as dg
 
+from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.settings import Settings, get_settings
@@ -16,12 +18,18 @@ def build_resources(settings: Settings) -> dict:
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
+        "ig_ops": InstagramOpsResource(
+            api_base_url=settings.ig_api_base_url,
+            request_delay_seconds=settings.ig_request_delay_seconds,
+            graph_api_base_url=settings.ig_graph_api_base_url,
+        ),
+        "ig_clock": IgClock(),
     }
 
 
 # Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
 # ``definitions`` module; add a domain here.
-DOMAIN_MODULES: list[str] = []
+DOMAIN_MODULES: list[str] = ["lomba_pipeline.ig_ops.definitions"]
 
 
 def domain_definitions() -> list[dg.Definitions]:
