@@ -12,7 +12,10 @@ from lomba_pipeline.ig_ops.report import COLUMNS, daily_numbers, markdown_table,
 from lomba_pipeline.partitions import PARTITIONS_START, TIMEZONE
 from lomba_pipeline.resources.postgres import PostgresResource
 
-daily = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START[:10], timezone=TIMEZONE)
+# end_offset=1: today's partition exists before midnight, so the 21:00 run can report the day
+daily = dg.DailyPartitionsDefinition(
+    start_date=PARTITIONS_START[:10], timezone=TIMEZONE, end_offset=1
+)
 
 _SCHEMA = dg.TableSchema(
     columns=[
