@@ -129,3 +129,32 @@ def build_world(
     for account in accounts:
         world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
     return world
+
+
+def run_in_child(
+    kind: str,
+    account: str,
+    now_iso: str,
+    fake_url: str,
+    store_root: str,
+    public_base: str,
+    database_url: str,
+) -> None:
+    """Entry point of a separate process that runs one lane job (killed by crash tests)."""
+    from types import SimpleNamespace
+
+    from lomba_pipeline.resources import postgres as pg_module
+    from lomba_pipeline.resources.object_store import LocalObjectStore
+    from lomba_pipeline.resources.postgres import PostgresResource
+
+    # forked: the parent's pooled connections must not be shared; open our own
+    pg_module._pools.clear()
+
+    world = World(
+        SimpleNamespace(url=fake_url),
+        PostgresResource(database_url=database_url),
+        LocalObjectStore(root=store_root, public_base_url=public_base),
+        Path(store_root),
+    )
+    now = datetime.fromisoformat(now_iso)
+    (world.run_reply if kind == "reply" else world.run_post)(account, now)

@@ -137,6 +137,12 @@ class FakeIgOps(HttpFake):
         """The next write whose path contains this is applied, then the answer hangs."""
         self.hang[path_contains] = seconds
 
+    def stop(self) -> None:
+        # hanging answers (crash tests) must not hold up shutdown
+        if self._server is not None:
+            self._server.force_exit = True
+        super().stop()
+
     # -- inspection --------------------------------------------------------------------------
     def replies_to(self, comment_pk: str) -> list[FakeComment]:
         return [
