@@ -11,6 +11,7 @@ from datetime import date
 
 import dagster as dg
 
+from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.partitions import operated_accounts
@@ -41,7 +42,10 @@ def reconcile_sending(
 ) -> None:
     """Close replies/DMs left in ``sending`` by a crash (see lanes.reconcile)."""
     account = _account(context)
-    gateway = lanes.open_gateway(postgres, ig_ops, account)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return
     result = lanes.reconcile(postgres, gateway, account, ig_clock.now())
     context.log.info(f"reconcile {account}: {result.as_metadata()}")
 
@@ -52,7 +56,10 @@ def plan_replies(
 ) -> None:
     """Fetch new comments and unread DMs; record the replies to send (or to approve)."""
     account = _account(context)
-    gateway = lanes.open_gateway(postgres, ig_ops, account)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return
     result = lanes.plan_replies(postgres, gateway, account, ig_clock.now())
     context.log.info(f"plan {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
@@ -68,7 +75,10 @@ def send_replies(
 ) -> dict:
     """Send planned and approved actions (approved posts included) and record the outcome."""
     account = _account(context)
-    gateway = lanes.open_gateway(postgres, ig_ops, account)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return {"skipped": "cooldown"}
     result = lanes.send_planned(postgres, gateway, account, ig_clock.now(), object_store)
     context.log.info(f"send {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
@@ -97,7 +107,22 @@ def publish_morning_post(
     now = ig_clock.now()
     tag = context.run.tags.get(POST_DATE_TAG)
     day = date.fromisoformat(tag) if tag else ig_clock.today()
-    gateway = lanes.open_gateway(postgres, ig_ops, account)
+    paused = lanes.LaneResult()
+    if lanes.cooled(postgres, account, now, paused):
+        # the lane is paused: take no content file, the report shows the missed post
+        with postgres.connection() as conn:
+            record_event(
+                conn,
+                actor="pipeline",
+                kind="ig.post_skipped",
+                subject=f"account:{account}",
+                data={"day": day, "why": paused.skipped},
+            )
+        context.log.warning(f"{account}: {paused.skipped}; no post today")
+        return {"status": "cooldown", "day": day.isoformat()}
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, now)
+    if gateway is None:
+        return {"status": "cooldown", "day": day.isoformat()}
     fixed = lanes.reconcile(postgres, gateway, account, now, kinds=("post",))
     action, refused = lanes.prepare_post(postgres, account, day, now, object_store)
     for reason in refused:

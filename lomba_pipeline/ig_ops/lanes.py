@@ -70,6 +70,26 @@ def open_gateway(postgres, ig_ops, account_id: str) -> InstagramOpsGateway:
     return ig_ops.gateway(postgres, account_id, account.username, creds)
 
 
+def gateway_or_cooldown(
+    postgres, ig_ops, account_id: str, now: datetime
+) -> InstagramOpsGateway | None:
+    """A gateway for the account; a failed login counts as a failure like any other call.
+
+    None when the account is (or just went) in cooldown; raises for the op to retry otherwise.
+    """
+    result = LaneResult()
+    if cooled(postgres, account_id, now, result):
+        return None
+    try:
+        return open_gateway(postgres, ig_ops, account_id)
+    except InstagramCallFailed as exc:
+        _version, spec = current_spec(postgres)
+        _outcome(postgres, result, account_id, now, spec, error=str(exc))
+        if result.cooldown_until:
+            return None
+        raise
+
+
 def _outcome(
     postgres,
     result: LaneResult,
@@ -343,8 +363,14 @@ def has_work(postgres, gateway_factory, account: Account, now: datetime) -> str 
             m.comment_count > seen.get(m.pk, 0) for m in gateway.recent_media(spec.recent_media)
         ):
             return "new comments"
-        if gateway.unread_messages():
-            return "unread DMs"
+        unread = gateway.unread_messages()
+        if unread:
+            # a DM already answered, rejected or waiting for approval stays "unread": skip it
+            with postgres.connection() as conn:
+                for m in unread:
+                    key = f"dm_reply:{account.account_id}:{m.thread_id}:{m.item_id}"
+                    if not store.action_exists(conn, key):
+                        return "unread DMs"
     except InstagramCallFailed as exc:
         return f"check failed ({exc.operation}): the run records it"
     return None
