@@ -83,7 +83,7 @@ class World:
 
     def sql(self, query: str, params=()) -> list[tuple]:
         with self.postgres.connection() as conn, conn.cursor() as cur:
-            cur.execute(query, params)
+            cur.execute(query, params or None)
             return cur.fetchall() if cur.description else []
 
 
