@@ -77,7 +77,11 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
         tick = wib(f"2026-11-20 08:{2 * index:02d}")
         schedule = repo.get_schedule_def(f"ig_morning_post_{account}")
         (request,) = schedule.evaluate_tick(
-            dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repo)
+            dg.build_schedule_context(
+                scheduled_execution_time=tick,
+                repository_def=repo,
+                resources={"postgres": world.postgres},
+            )
         ).run_requests
         assert request.run_key == f"post:{account}:2026-11-20"
         assert world.run_post(request.partition_key, tick).success

@@ -135,3 +135,24 @@ def test_unusable_content_is_refused_with_a_clear_message(tmp_path, postgres, wo
         item, refused = next_item(conn, "ig_001", folder)
     assert item.file_name == "c_ok.jpg" and item.caption == "Caption ok"
     assert len(refused) == 2
+
+
+def test_graph_api_errors_name_the_account_and_step(fake):
+    from lomba_pipeline.resources.instagram_ops import GraphApiPublisher, InstagramCallFailed
+
+    publisher = GraphApiPublisher("ig_009", fake.url + "/graph", "1009", "tok", poll_seconds=0)
+    fake.fail_next(
+        "/media_publish",
+        status=400,
+        body={"error": {"message": "Media ID is not available", "code": 9007}},
+    )
+    with pytest.raises(
+        InstagramCallFailed, match="ig_009: graph_publish failed: HTTP 400: Media ID"
+    ):
+        publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
+    fake.fail_next("/graph/", status=500, raw=b"<html>oops</html>")
+    with pytest.raises(InstagramCallFailed, match="graph_container failed: HTTP 500"):
+        publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
+    assert publisher.find_post("Caption") is None
+    publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
+    assert publisher.find_post("Caption") is not None

@@ -45,3 +45,40 @@ def test_replies_to_comments_and_dms_once_and_never_to_itself(world, fake):
     assert again.success
     assert len(fake.replies_to(c1)) == 1 and len(fake.sent_in(thread)) == 1
     assert world.sql("SELECT count(*) FROM ig_actions WHERE status = 'done'") == [(3,)]
+
+
+def test_a_transient_instagram_error_is_retried_by_the_op_retry_policy(world, fake):
+    comment = world.comment("ig_001", "Min, link daftar dong")
+    fake.fail_next("/comment/", status=429, body={"message": "rate limited", "status": "fail"})
+    result = world.run_reply("ig_001", wib("2026-11-20 09:00"))
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert [e.step_key for e in retries] == ["send_replies"]
+    assert len(fake.replies_to(comment)) == 1
+    assert world.sql("SELECT ok FROM ig_attempts WHERE action_id IS NOT NULL ORDER BY id") == [
+        (False,),
+        (True,),
+    ]
+    # one failure then a success: no cooldown
+    assert world.sql(
+        "SELECT consecutive_failures, cooldown_until FROM ig_accounts WHERE account_id = 'ig_001'"
+    ) == [(0, None)]
+
+
+def test_sensor_skips_without_accounts(postgres):
+    import dagster as dg
+
+    from lomba_pipeline.ig_ops.automation import ig_reply_sensor
+    from lomba_pipeline.ig_ops.clock import IgClock
+    from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
+
+    data = ig_reply_sensor.evaluate_tick(
+        dg.build_sensor_context(
+            resources={
+                "postgres": postgres,
+                "ig_ops": InstagramOpsResource(),
+                "ig_clock": IgClock(),
+            }
+        )
+    )
+    assert not data.run_requests and "no operated accounts" in data.skip_message

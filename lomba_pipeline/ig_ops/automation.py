@@ -65,11 +65,17 @@ def build_post_schedule(account: str, position: int, spec: LaneSpec) -> dg.Sched
         cron_schedule=post_cron(position, spec),
         job=ig_post_job,
         execution_timezone=TIMEZONE,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    def _schedule(context: dg.ScheduleEvaluationContext):
+    def _schedule(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
         when: datetime = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
         day = when.strftime("%Y-%m-%d")
+        with postgres.connection() as conn:
+            enabled = {a.account_id for a in list_accounts(conn, enabled_only=True)}
+        if account not in enabled:
+            return dg.SkipReason(
+                f"{account} is not imported or not enabled (lomba accounts import)"
+            )
         return dg.RunRequest(
             partition_key=account,
             run_key=f"post:{account}:{day}",
