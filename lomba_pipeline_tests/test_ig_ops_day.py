@@ -144,7 +144,7 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
         jobs=[ig_report_job],
         resources=world.resources(tick),
     )
-    result = report_defs.get_job_def("ig_report_job").execute_in_process(
+    result = report_defs.resolve_job_def("ig_report_job").execute_in_process(
         partition_key=request.partition_key
     )
     assert result.success

@@ -140,7 +140,9 @@ def test_unusable_content_is_refused_with_a_clear_message(tmp_path, postgres, wo
 def test_graph_api_errors_name_the_account_and_step(fake):
     from lomba_pipeline.resources.instagram_ops import GraphApiPublisher, InstagramCallFailed
 
-    publisher = GraphApiPublisher("ig_009", fake.url + "/graph", "1009", "tok", poll_seconds=0)
+    publisher = GraphApiPublisher(
+        "ig_009", fake.url + "/graph", "1009", "EAAGsecret123", poll_seconds=0
+    )
     fake.fail_next(
         "/media_publish",
         status=400,
@@ -150,9 +152,10 @@ def test_graph_api_errors_name_the_account_and_step(fake):
         InstagramCallFailed, match="ig_009: graph_publish failed: HTTP 400: Media ID"
     ):
         publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
-    fake.fail_next("/graph/", status=500, raw=b"<html>oops</html>")
-    with pytest.raises(InstagramCallFailed, match="graph_container failed: HTTP 500"):
+    fake.fail_next("/graph/", status=500, raw=b"<html>oops, bad token EAAGsecret123</html>")
+    with pytest.raises(InstagramCallFailed, match="graph_container failed: HTTP 500") as err:
         publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
+    assert "EAAGsecret123" not in str(err.value) and "***" in str(err.value)
     assert publisher.find_post("Caption") is None
     publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
     assert publisher.find_post("Caption") is not None

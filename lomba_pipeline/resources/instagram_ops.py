@@ -255,16 +255,17 @@ class GraphApiPublisher(PostPublisher):
             else:
                 response = http.post(f"{self.base_url}/{path}", data=params)
         except httpx.HTTPError as exc:
-            raise _failed(self.account, operation, exc) from exc
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}".replace(self._token, "***")
+            raise InstagramCallFailed(self.account, operation, detail) from None
         try:
             body = response.json()
         except ValueError:
             body = {}
         if response.status_code >= 400 or "error" in body:
             message = (body.get("error") or {}).get("message") or response.text[:200]
-            raise InstagramCallFailed(
-                self.account, operation, f"HTTP {response.status_code}: {message}"
-            )
+            # never let the access token reach logs, events or metadata
+            detail = f"HTTP {response.status_code}: {message}".replace(self._token, "***")
+            raise InstagramCallFailed(self.account, operation, detail)
         return body
 
     def publish(self, image: bytes, public_url: str, caption: str) -> PublishedPost:
