@@ -36,6 +36,12 @@ def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
 def test_posts_the_next_file_as_a_variant_once_per_day(world, fake, local_store):
     first = world.run_post("ig_001", wib("2026-11-20 08:00"))
     assert first.success
+    (meta,) = [
+        e.event_specific_data.metadata
+        for e in first.all_events
+        if e.event_type_value == "STEP_OUTPUT"
+    ]
+    assert (meta["status"].value, meta["file"].value) == ("done", "001_info_lomba.jpg")
     (post,) = fake.posts_of(uid("ig_001"))
     assert post.caption.startswith("Info lomba hari ini #1 dari @ig_001!")
     (row,) = world.sql(

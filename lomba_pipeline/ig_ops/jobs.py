@@ -47,7 +47,7 @@ def reconcile_sending(
         context.log.warning(f"{account}: in cooldown; lane paused")
         return
     result = lanes.reconcile(postgres, gateway, account, ig_clock.now())
-    context.log.info(f"reconcile {account}: {result.as_metadata()}")
+    context.add_output_metadata(result.as_metadata())
 
 
 @dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
@@ -63,26 +63,27 @@ def plan_replies(
     result = lanes.plan_replies(postgres, gateway, account, ig_clock.now())
     context.log.info(f"plan {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
+    context.add_output_metadata(result.as_metadata())
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)})
+@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def send_replies(
     context,
     postgres: PostgresResource,
     ig_ops: InstagramOpsResource,
     ig_clock: IgClock,
     object_store: ObjectStore,
-) -> dict:
+) -> None:
     """Send planned and approved actions (approved posts included) and record the outcome."""
     account = _account(context)
     gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
     if gateway is None:
         context.log.warning(f"{account}: in cooldown; lane paused")
-        return {"skipped": "cooldown"}
+        return
     result = lanes.send_planned(postgres, gateway, account, ig_clock.now(), object_store)
     context.log.info(f"send {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
-    return result.as_metadata()
+    context.add_output_metadata(result.as_metadata())
 
 
 @dg.job(tags={"lane": "reply"}, description="Lane A: answer new comments and DMs of one account.")
@@ -90,14 +91,14 @@ def ig_reply_job():
     send_replies(after=plan_replies(after=reconcile_sending()))
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL)
+@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
 def publish_morning_post(
     context,
     postgres: PostgresResource,
     ig_ops: InstagramOpsResource,
     ig_clock: IgClock,
     object_store: ObjectStore,
-) -> dict:
+) -> None:
     """Take the next content file, make the poster variant, store it for a public URL, publish.
 
     The action key ``post:<account>:<date>`` makes this one post per account per day, however
@@ -119,17 +120,20 @@ def publish_morning_post(
                 data={"day": day, "why": paused.skipped},
             )
         context.log.warning(f"{account}: {paused.skipped}; no post today")
-        return {"status": "cooldown", "day": day.isoformat()}
+        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
+        return
     gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, now)
     if gateway is None:
-        return {"status": "cooldown", "day": day.isoformat()}
+        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
+        return
     fixed = lanes.reconcile(postgres, gateway, account, now, kinds=("post",))
     action, refused = lanes.prepare_post(postgres, account, day, now, object_store)
     for reason in refused:
         context.log.warning(f"content refused: {reason}")
     if action is None:
         context.log.warning(f"{account}: no usable content file left; nothing posted")
-        return {"status": "no_content", "refused": len(refused)}
+        context.add_output_metadata({"status": "no_content", "refused": len(refused)})
+        return
     result = lanes.LaneResult()
     if action.status == "planned":
         result = lanes.send_planned(
@@ -141,7 +145,14 @@ def publish_morning_post(
 
         final = get_action(conn, action.idempotency_key)
     context.log.info(f"post {account} {day}: {final.status} (reconciled {fixed.reconciled})")
-    return {"status": final.status, "file": final.target.get("file_name"), "day": day.isoformat()}
+    context.add_output_metadata(
+        {
+            "status": final.status,
+            "file": final.target.get("file_name"),
+            "day": day.isoformat(),
+            "refused": len(refused),
+        }
+    )
 
 
 @dg.job(
