@@ -173,6 +173,7 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
     with world.postgres.connection() as conn:
         text = summary_text(conn, tick.date(), tick)
     assert "Belum posting hari ini: ig_007" in text
+    assert meta["whatsapp_text"].value == text
     assert "Total: 9 post, 6 balasan komentar, 3 balasan DM, 3 gagal." in text
     # nothing was ever sent twice
     assert all(len(fake.replies_to(c.pk)) <= 1 for m in fake.media.values() for c in m.comments)

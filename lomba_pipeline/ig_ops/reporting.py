@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from lomba_pipeline.ig_ops.clock import IgClock
-from lomba_pipeline.ig_ops.report import COLUMNS, daily_numbers, markdown_table, missing_posts
+from lomba_pipeline.ig_ops.report import (
+    COLUMNS,
+    daily_numbers,
+    markdown_table,
+    missing_posts,
+    summary_text,
+)
 from lomba_pipeline.partitions import PARTITIONS_START, TIMEZONE
 from lomba_pipeline.resources.postgres import PostgresResource
 
@@ -36,6 +42,7 @@ def nightly_ig_report(
     day = date.fromisoformat(context.partition_key)
     with postgres.connection() as conn:
         rows, errors = daily_numbers(conn, day, ig_clock.now())
+        text = summary_text(conn, day, ig_clock.now())
     missing = missing_posts(rows)
     return dg.MaterializeResult(
         metadata={
@@ -56,6 +63,8 @@ def nightly_ig_report(
                 ]
             ),
             "missing_posts": dg.MetadataValue.json(missing),
+            # what the admin WhatsApp group receives
+            "whatsapp_text": dg.MetadataValue.text(text),
             "dagster/row_count": len(rows),
         }
     )
