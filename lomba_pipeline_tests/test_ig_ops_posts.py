@@ -165,3 +165,21 @@ def test_graph_api_errors_name_the_account_and_step(fake):
     assert publisher.find_post("Caption") is None
     publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
     assert publisher.find_post("Caption") is not None
+
+
+def test_a_post_marked_for_approval_waits_and_a_rejected_one_is_never_posted(world, fake):
+    (world.root / "content/ig_001/001_info_lomba.approve").touch()
+    assert world.run_post("ig_001", wib("2026-11-20 08:00")).success
+    assert fake.posts_of(uid("ig_001")) == []
+    (pending,) = list_pending_approvals_conn(world)
+    assert pending["reason"] == "post_marked"
+    assert pending["target"]["public_url"].startswith("https://media.example.test/ig-posts/ig_001/")
+    with world.postgres.connection() as conn:
+        decide_approval(conn, pending["id"], False, "admin")
+    assert world.run_reply("ig_001", wib("2026-11-20 08:10")).success
+    assert world.run_post("ig_001", wib("2026-11-20 08:11")).success  # a retry of the day
+    assert fake.posts_of(uid("ig_001")) == []
+    # the rejected file stays taken; the next day moves on to the next file
+    assert world.run_post("ig_001", wib("2026-11-21 08:00")).success
+    (post,) = fake.posts_of(uid("ig_001"))
+    assert post.caption.startswith("Info lomba hari ini #2")
