@@ -154,7 +154,10 @@ def run(args, postgres, home: Path) -> None:
         # the ideal: per account, feed + comments + inbox + one call per reply, sequential
         calls_per_account = 3 + args.comments
         ideal_account = calls_per_account * args.latency
-        ideal_sensor = 2 * args.latency
+        from lomba_pipeline.ig_ops.automation import SENSOR_THREADS
+
+        rounds = -(-len(accounts) // SENSOR_THREADS)
+        ideal_sensor = rounds * args.latency  # the feed read already shows new comments
         with postgres.connection() as conn:
             assert len(list_accounts(conn)) == len(accounts)
         duplicates = sum(
@@ -165,7 +168,7 @@ def run(args, postgres, home: Path) -> None:
             f"fake latency {args.latency * 1000:.0f} ms"
         )
         print(
-            f"  sensor tick (cheap reads, {len(accounts)} accounts in parallel): {sensor_s:.2f} s "
+            f"  sensor tick (cheap reads, {len(accounts)} accounts on {SENSOR_THREADS} threads): {sensor_s:.2f} s "
             f"(ideal {ideal_sensor:.2f} s)"
         )
         print(

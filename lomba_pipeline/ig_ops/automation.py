@@ -17,6 +17,8 @@ from lomba_pipeline.partitions import OPERATED_ACCOUNTS, TIMEZONE
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.postgres import PostgresResource
 
+SENSOR_THREADS = 6
+
 
 @dg.sensor(
     job=ig_reply_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
@@ -37,8 +39,9 @@ def ig_reply_sensor(
             postgres, lambda a: lanes.open_gateway(postgres, ig_ops, a), account, now
         )
 
-    # the checks are network-bound: in parallel so ten accounts fit in one sensor tick
-    with ThreadPoolExecutor(max_workers=min(10, len(accounts))) as pool:
+    # network-bound checks in parallel so ten accounts fit in one sensor tick; fewer threads
+    # than the Postgres pool's connections (a full pool raises instead of waiting)
+    with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
         found = list(pool.map(check, accounts))
     minute = now.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M")
     requests = [
