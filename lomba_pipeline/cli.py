@@ -13,7 +13,9 @@ import time
 
 import click
 
+from lomba_pipeline.admin.cli import admin, storage
 from lomba_pipeline.catalog.extraction import cli as extraction_cli
+from lomba_pipeline.ig_ops.cli import COMMANDS as IG_COMMANDS
 from lomba_pipeline.resources.postgres import postgres_from_settings, redact_url
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
@@ -149,10 +151,10 @@ def run() -> None:
 
 # domain commands
 extraction_cli.register(main)
-from lomba_pipeline.admin.cli import admin, storage  # noqa: E402  (commands register below)
-
 main.add_command(admin)
 main.add_command(storage)
+for _command in IG_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,9 @@ import importlib
 
 import dagster as dg
 
+from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.resources.ai import ai_resource_from_settings
+from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
@@ -20,6 +22,12 @@ def build_resources(settings: Settings) -> dict:
         "object_store": object_store_from_settings(settings),
         "ai": ai_resource_from_settings(settings),
         "whatsapp": whatsapp_from_settings(settings),
+        "ig_ops": InstagramOpsResource(
+            api_base_url=settings.ig_api_base_url,
+            request_delay_seconds=settings.ig_request_delay_seconds,
+            graph_api_base_url=settings.ig_graph_api_base_url,
+        ),
+        "ig_clock": IgClock(),
     }
 
 
@@ -28,6 +36,7 @@ def build_resources(settings: Settings) -> dict:
 DOMAIN_MODULES: list[str] = [
     "lomba_pipeline.catalog.extraction.definitions",
     "lomba_pipeline.catalog.review.definitions",
+    "lomba_pipeline.ig_ops.definitions",
 ]
 
 

@@ -100,6 +100,7 @@ class Settings:
     admin_secret_key_env: str | None = field(repr=False, default=None)
     ig_api_base_url: str | None = None
     ig_request_delay_seconds: float = 1.0
+    ig_graph_api_base_url: str = "https://graph.instagram.com/v21.0"
     ig_scraper_username: str | None = None
     ig_scraper_password: str | None = field(repr=False, default=None)
     catalog_api_token: str | None = field(repr=False, default=None)
@@ -223,11 +224,20 @@ def load_settings() -> Settings:
         admin_secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
         ig_api_base_url=_env("LOMBA_IG_API_BASE_URL"),
         ig_request_delay_seconds=float(_env("LOMBA_IG_REQUEST_DELAY_SECONDS", "1.0")),
+        ig_graph_api_base_url=_env(
+            "LOMBA_IG_GRAPH_API_BASE_URL", "https://graph.instagram.com/v21.0"
+        ),
         ig_scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
         ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
         catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
         admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
     )
+
+
+def named_secret(name: str) -> str | None:
+    """A secret from an environment variable named in a config file (e.g. an IG account's
+    password in ``config/accounts.yaml``: the file holds the name, never the value)."""
+    return _env(name)
 
 
 @lru_cache(maxsize=1)

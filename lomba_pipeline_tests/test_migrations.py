@@ -129,3 +129,20 @@ def test_ig_sessions_are_encrypted_at_rest(postgres, settings):
         other = SecretBox(__import__("cryptography.fernet").fernet.Fernet.generate_key().decode())
         with pytest.raises(ValueError, match="LOMBA_ENCRYPTION_KEY"):
             load_session(conn, other, "ig_001")
+
+
+def test_more_threads_than_connections_wait_instead_of_failing(test_environment):
+    """A burst of workers larger than the pool queues for connections (no 'pool exhausted')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lomba_pipeline.resources.postgres import PostgresResource
+
+    pg = PostgresResource(database_url=test_environment["app_url"], max_connections=2)
+
+    def slow_query(i):
+        with pg.cursor() as cur:
+            cur.execute("SELECT pg_sleep(0.05), %s AS i", (i,))
+            return cur.fetchone()["i"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(slow_query, range(16))) == list(range(16))

@@ -110,26 +110,56 @@ def redact_url(url: str) -> str:
 
 
 _migrated: set[str] = set()
-_pools: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
+
+
+class _Pool:
+    """A psycopg2 pool that waits for a free connection instead of failing when all are in use."""
+
+    def __init__(self, url: str, maxconn: int):
+        self.maxconn = maxconn
+        self.pool = psycopg2.pool.ThreadedConnectionPool(
+            1, maxconn, url, application_name="lomba_pipeline"
+        )
+        self.slots = threading.BoundedSemaphore(maxconn)
+
+    @contextmanager
+    def borrowed(self, wait_seconds: float = 120.0):
+        if not self.slots.acquire(timeout=wait_seconds):
+            raise RuntimeError(
+                f"all {self.maxconn} database connections stayed busy for {wait_seconds:.0f} s"
+            )
+        try:
+            conn = self.pool.getconn()
+            broken = False
+            try:
+                yield conn
+            except BaseException:
+                broken = conn.closed != 0
+                raise
+            finally:
+                self.pool.putconn(conn, close=broken or conn.closed != 0)
+        finally:
+            self.slots.release()
+
+
+_pools: dict[tuple[str, int], _Pool] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool_for(url: str, maxconn: int) -> psycopg2.pool.ThreadedConnectionPool:
+def _pool_for(url: str, maxconn: int) -> _Pool:
     with _pools_lock:
-        pool = _pools.get(url)
-        if pool is None or pool.closed:
-            pool = psycopg2.pool.ThreadedConnectionPool(
-                1, maxconn, url, application_name="lomba_pipeline"
-            )
-            _pools[url] = pool
+        pool = _pools.get((url, maxconn))
+        if pool is None or pool.pool.closed:
+            pool = _Pool(url, maxconn)
+            _pools[(url, maxconn)] = pool
         return pool
 
 
 def close_all_pools() -> None:
     with _pools_lock:
         for pool in _pools.values():
-            if not pool.closed:
-                pool.closeall()
+            if not pool.pool.closed:
+                pool.pool.closeall()
         _pools.clear()
 
 
@@ -159,20 +189,17 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        pool = _pool_for(self.url, self.max_connections)
-        conn = pool.getconn()
-        broken = False
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
+        with _pool_for(self.url, self.max_connections).borrowed() as conn:
             try:
-                conn.rollback()
-            except psycopg2.Error:
-                broken = True
-            raise
-        finally:
-            pool.putconn(conn, close=broken or conn.closed != 0)
+                yield conn
+                conn.commit()
+            except BaseException:
+                if conn.closed == 0:
+                    try:
+                        conn.rollback()
+                    except psycopg2.Error:
+                        pass  # the pool drops a connection that cannot roll back
+                raise
 
     @contextmanager
     def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:

@@ -1,0 +1,93 @@
+"""Sensor (lane A), schedules (lanes B and C)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from lomba_pipeline.ig_ops import lanes
+from lomba_pipeline.ig_ops.accounts import list_accounts
+from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
+from lomba_pipeline.ig_ops.spec import LaneSpec
+from lomba_pipeline.partitions import OPERATED_ACCOUNTS, TIMEZONE
+from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
+from lomba_pipeline.resources.postgres import PostgresResource
+
+SENSOR_THREADS = 6
+
+
+@dg.sensor(
+    job=ig_reply_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
+)
+def ig_reply_sensor(
+    context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
+):
+    """Cheap reads only (own feed comment counts, unread inbox, Postgres queue): one run per
+    account with work; the run does the fetching and replying."""
+    now = ig_clock.now()
+    with postgres.connection() as conn:
+        accounts = list_accounts(conn, enabled_only=True)
+    if not accounts:
+        return dg.SkipReason("no operated accounts imported (lomba accounts import)")
+
+    def check(account):
+        return account, lanes.has_work(
+            postgres, lambda a: lanes.open_gateway(postgres, ig_ops, a), account, now
+        )
+
+    # network-bound checks in parallel so ten accounts fit in one sensor tick; fewer threads
+    # than the Postgres pool's connections (a full pool raises instead of waiting)
+    with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
+        found = list(pool.map(check, accounts))
+    minute = now.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M")
+    requests = [
+        dg.RunRequest(run_key=f"reply:{a.account_id}:{minute}", tags={ACCOUNT_TAG: a.account_id})
+        for a, why in found
+        if why
+    ]
+    for a, why in found:
+        if why:
+            context.log.info(f"{a.account_id}: {why}")
+    return requests or dg.SkipReason("no new comments, DMs or approved actions")
+
+
+def post_cron(position: int, spec: LaneSpec) -> str:
+    minutes = spec.post_hour * 60 + spec.post_minute + spec.stagger_minutes * position
+    return f"{minutes % 60} {(minutes // 60) % 24} * * *"
+
+
+def build_post_schedule(account: str, position: int, spec: LaneSpec) -> dg.ScheduleDefinition:
+    """The morning post of one account: its own schedule (own on/off switch, own history)."""
+
+    @dg.schedule(
+        name=f"ig_morning_post_{account}",
+        cron_schedule=post_cron(position, spec),
+        job=ig_post_job,
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
+        when: datetime = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
+        day = when.strftime("%Y-%m-%d")
+        with postgres.connection() as conn:
+            enabled = {a.account_id for a in list_accounts(conn, enabled_only=True)}
+        if account not in enabled:
+            return dg.SkipReason(
+                f"{account} is not imported or not enabled (lomba accounts import)"
+            )
+        return dg.RunRequest(
+            partition_key=account,
+            run_key=f"post:{account}:{day}",
+            tags={ACCOUNT_TAG: account, POST_DATE_TAG: day},
+        )
+
+    return _schedule
+
+
+def post_schedules(spec: LaneSpec | None = None) -> list[dg.ScheduleDefinition]:
+    spec = spec or LaneSpec()
+    return [build_post_schedule(a, i, spec) for i, a in enumerate(OPERATED_ACCOUNTS)]

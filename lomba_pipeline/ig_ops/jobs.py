@@ -1,0 +1,164 @@
+"""Dagster ops and jobs of lane A (reply/DM) and lane B (morning post).
+
+Every op that calls Instagram has a RetryPolicy (exponential backoff + jitter) and runs in the
+``instagram_api`` pool; runs carry the ``ig/account`` tag, which the run queue limits to one run
+per account at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from lomba_pipeline.db.events import record_event
+from lomba_pipeline.ig_ops import lanes
+from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.partitions import operated_accounts
+from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
+from lomba_pipeline.resources.object_store import ObjectStore
+from lomba_pipeline.resources.postgres import PostgresResource
+
+ACCOUNT_TAG = "ig/account"
+POST_DATE_TAG = "ig/post_date"
+POOL = "instagram_api"
+IG_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def _account(context) -> str:
+    account = context.run.tags.get(ACCOUNT_TAG) or (
+        context.partition_key if context.has_partition_key else None
+    )
+    if not account:
+        raise dg.Failure(f"run has no {ACCOUNT_TAG} tag: which account?")
+    return account
+
+
+@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+def reconcile_sending(
+    context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
+) -> None:
+    """Close replies/DMs left in ``sending`` by a crash (see lanes.reconcile)."""
+    account = _account(context)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return
+    result = lanes.reconcile(postgres, gateway, account, ig_clock.now())
+    context.add_output_metadata(result.as_metadata())
+
+
+@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+def plan_replies(
+    context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
+) -> None:
+    """Fetch new comments and unread DMs; record the replies to send (or to approve)."""
+    account = _account(context)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return
+    result = lanes.plan_replies(postgres, gateway, account, ig_clock.now())
+    context.log.info(f"plan {account}: {result.as_metadata()}")
+    result.raise_if_retry_needed()
+    context.add_output_metadata(result.as_metadata())
+
+
+@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+def send_replies(
+    context,
+    postgres: PostgresResource,
+    ig_ops: InstagramOpsResource,
+    ig_clock: IgClock,
+    object_store: ObjectStore,
+) -> None:
+    """Send planned and approved actions (approved posts included) and record the outcome."""
+    account = _account(context)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+        return
+    result = lanes.send_planned(postgres, gateway, account, ig_clock.now(), object_store)
+    context.log.info(f"send {account}: {result.as_metadata()}")
+    result.raise_if_retry_needed()
+    context.add_output_metadata(result.as_metadata())
+
+
+@dg.job(tags={"lane": "reply"}, description="Lane A: answer new comments and DMs of one account.")
+def ig_reply_job():
+    send_replies(after=plan_replies(after=reconcile_sending()))
+
+
+@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+def publish_morning_post(
+    context,
+    postgres: PostgresResource,
+    ig_ops: InstagramOpsResource,
+    ig_clock: IgClock,
+    object_store: ObjectStore,
+) -> None:
+    """Take the next content file, make the poster variant, store it for a public URL, publish.
+
+    The action key ``post:<account>:<date>`` makes this one post per account per day, however
+    often the run or the step is retried.
+    """
+    account = context.partition_key
+    now = ig_clock.now()
+    tag = context.run.tags.get(POST_DATE_TAG)
+    day = date.fromisoformat(tag) if tag else ig_clock.today()
+    paused = lanes.LaneResult()
+    if lanes.cooled(postgres, account, now, paused):
+        # the lane is paused: take no content file, the report shows the missed post
+        with postgres.connection() as conn:
+            record_event(
+                conn,
+                actor="pipeline",
+                kind="ig.post_skipped",
+                subject=f"account:{account}",
+                data={"day": day, "why": paused.skipped},
+            )
+        context.log.warning(f"{account}: {paused.skipped}; no post today")
+        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
+        return
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, now)
+    if gateway is None:
+        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
+        return
+    fixed = lanes.reconcile(postgres, gateway, account, now, kinds=("post",))
+    action, refused = lanes.prepare_post(postgres, account, day, now, object_store)
+    for reason in refused:
+        context.log.warning(f"content refused: {reason}")
+    if action is None:
+        context.log.warning(f"{account}: no usable content file left; nothing posted")
+        context.add_output_metadata({"status": "no_content", "refused": len(refused)})
+        return
+    result = lanes.LaneResult()
+    if action.status == "planned":
+        result = lanes.send_planned(
+            postgres, gateway, account, now, object_store, kinds=("post",), limit=1
+        )
+        result.raise_if_retry_needed()
+    with postgres.connection() as conn:
+        from lomba_pipeline.ig_ops.store import get_action
+
+        final = get_action(conn, action.idempotency_key)
+    context.log.info(f"post {account} {day}: {final.status} (reconciled {fixed.reconciled})")
+    context.add_output_metadata(
+        {
+            "status": final.status,
+            "file": final.target.get("file_name"),
+            "day": day.isoformat(),
+            "refused": len(refused),
+        }
+    )
+
+
+@dg.job(
+    partitions_def=operated_accounts,
+    tags={"lane": "posting"},
+    description="Lane B: the morning post of one account (partition = account).",
+)
+def ig_post_job():
+    publish_morning_post()

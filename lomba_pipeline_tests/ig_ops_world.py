@@ -1,0 +1,160 @@
+"""A small world for IG-operations tests: the fake Instagram, 10 imported accounts with content
+folders, the active spec, real resources, and helpers that drive the real Dagster jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import yaml
+
+from lomba_pipeline.ig_ops.accounts import import_accounts
+from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.demo import write_demo_content
+from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
+from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
+from lomba_pipeline.partitions import OPERATED_ACCOUNTS
+from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
+from lomba_pipeline.secrets_box import secret_box_from_settings
+from lomba_pipeline.settings import PROJECT_ROOT
+
+WIB = ZoneInfo("Asia/Jakarta")
+SPEC_FILE = PROJECT_ROOT / "config" / "ig_spec.yaml"
+
+
+def uid(account: str) -> str:
+    return str(1000 + int(account[-3:]))
+
+
+def wib(text: str) -> datetime:
+    """'2026-11-20 08:00' in Asia/Jakarta."""
+    return datetime.fromisoformat(text).replace(tzinfo=WIB)
+
+
+@dataclass
+class World:
+    fake: object
+    postgres: object
+    object_store: object
+    root: Path
+    accounts: list[str] = field(default_factory=lambda: list(OPERATED_ACCOUNTS))
+    media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
+
+    def resources(self, now: datetime) -> dict:
+        return {
+            "postgres": self.postgres,
+            "object_store": self.object_store,
+            "ig_ops": InstagramOpsResource(
+                api_base_url=self.fake.url,
+                request_delay_seconds=0,
+                graph_api_base_url=self.fake.url + "/graph",
+                graph_poll_seconds=0.01,
+            ),
+            "ig_clock": IgClock(frozen_at=now.isoformat()),
+        }
+
+    def run_reply(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:
+        return ig_reply_job.execute_in_process(
+            resources=self.resources(now),
+            tags={ACCOUNT_TAG: account},
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    def run_post(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:
+        return ig_post_job.execute_in_process(
+            resources=self.resources(now),
+            partition_key=account,
+            instance=instance,
+            tags={ACCOUNT_TAG: account, POST_DATE_TAG: now.astimezone(WIB).strftime("%Y-%m-%d")},
+            raise_on_error=False,
+        )
+
+    def comment(self, account: str, text: str, who: str = "siswa_a", who_pk: int = 555) -> str:
+        self.fake.add_user(who_pk, who)
+        return self.fake.add_comment(self.media[account], who_pk, who, text)
+
+    def dm(self, account: str, text: str, who: str = "siswa_b", who_pk: int = 556) -> str:
+        self.fake.add_user(who_pk, who)
+        return self.fake.add_dm(uid(account), who_pk, who, text)
+
+    def sql(self, query: str, params=()) -> list[tuple]:
+        with self.postgres.connection() as conn, conn.cursor() as cur:
+            cur.execute(query, params or None)
+            return cur.fetchall() if cur.description else []
+
+
+def build_world(
+    fake,
+    postgres,
+    object_store,
+    tmp_path: Path,
+    monkeypatch,
+    settings,
+    *,
+    accounts: list[str] | None = None,
+    new_accounts=(),
+    spec_text: str | None = None,
+    posts_per_account: int = 3,
+) -> World:
+    accounts = accounts or list(OPERATED_ACCOUNTS)
+    root = tmp_path / "ig"
+    content = root / "content"
+    entries = []
+    for account in accounts:
+        fake.add_user(uid(account), f"op.{account}")
+        write_demo_content(content, account, posts_per_account)
+        env = f"TEST_IG_{account.upper()}_SESSIONID"
+        monkeypatch.setenv(env, f"{uid(account)}%3AAbCdEfGhIjKlMnOp{account}%3A12%3AAYfake")
+        entries.append(
+            {
+                "id": account,
+                "username": f"op.{account}",
+                "content_dir": f"content/{account}",
+                "credentials": {"sessionid_env": env},
+                "flags": {"new_account": account in new_accounts},
+            }
+        )
+    accounts_file = root / "accounts.yaml"
+    accounts_file.write_text(yaml.safe_dump({"accounts": entries}))
+    with postgres.connection() as conn:
+        import_accounts(conn, secret_box_from_settings(settings), accounts_file, actor="test")
+        apply_spec(
+            conn, parse_spec(spec_text or SPEC_FILE.read_text()), actor="test", source="test"
+        )
+    world = World(fake, postgres, object_store, root, accounts)
+    for account in accounts:
+        world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
+    return world
+
+
+def run_in_child(
+    kind: str,
+    account: str,
+    now_iso: str,
+    fake_url: str,
+    store_root: str,
+    public_base: str,
+    database_url: str,
+) -> None:
+    """Entry point of a separate process that runs one lane job (killed by crash tests)."""
+    from types import SimpleNamespace
+
+    from lomba_pipeline.resources import postgres as pg_module
+    from lomba_pipeline.resources.object_store import LocalObjectStore
+    from lomba_pipeline.resources.postgres import PostgresResource
+
+    # forked: the parent's pooled connections must not be shared; open our own
+    pg_module._pools.clear()
+
+    world = World(
+        SimpleNamespace(url=fake_url),
+        PostgresResource(database_url=database_url),
+        LocalObjectStore(root=store_root, public_base_url=public_base),
+        Path(store_root),
+    )
+    now = datetime.fromisoformat(now_iso)
+    (world.run_reply if kind == "reply" else world.run_post)(account, now)

@@ -1,0 +1,179 @@
+"""A simulated day of the 10 operated accounts with a controllable clock, through the real
+sensor, schedules and jobs against the fake Instagram."""
+
+import dagster as dg
+import pytest
+
+from lomba_pipeline.definitions import build_definitions
+from lomba_pipeline.ig_ops.automation import ig_reply_sensor
+from lomba_pipeline.ig_ops.report import summary_text
+from lomba_pipeline.ig_ops.reporting import all_accounts_posted, ig_report_job, nightly_ig_report
+from lomba_pipeline.ig_ops.store import cooldown_status, decide_approval, list_pending_approvals
+from lomba_pipeline.partitions import OPERATED_ACCOUNTS
+from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
+from lomba_pipeline_tests.ig_ops_world import SPEC_FILE, WIB, build_world, uid, wib
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def fake():
+    with FakeIgOps() as f:
+        yield f
+
+
+@pytest.fixture
+def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
+    spec = SPEC_FILE.read_text().replace("cooldown_minutes: 30", "cooldown_minutes: 120")
+    return build_world(
+        fake,
+        postgres,
+        local_store,
+        tmp_path,
+        monkeypatch,
+        settings,
+        new_accounts=("ig_010",),
+        spec_text=spec,
+    )
+
+
+def sensor_tick(world, now) -> list[str]:
+    """Evaluate the real sensor at ``now`` and run what it asks for; returns the accounts."""
+    ctx = dg.build_sensor_context(resources=world.resources(now))
+    data = ig_reply_sensor.evaluate_tick(ctx)
+    accounts = [r.tags["ig/account"] for r in data.run_requests]
+    for account in accounts:
+        world.run_reply(account, now)
+    return accounts
+
+
+def test_a_day_of_ten_accounts(world, fake, test_environment):
+    repo = build_definitions().get_repository_def()
+
+    # 07:00 comments and DMs arrive; ig_007's Instagram is failing
+    world.comment("ig_001", "Kak, link daftarnya di mana?")
+    world.comment("ig_001", "Mantap infonya", who="budi", who_pk=777)
+    world.comment("ig_002", "Ini gratis kak?")
+    world.comment("ig_005", "Deadline kapan min?")
+    world.dm("ig_003", "Halo kak, mau ajak kerja sama endorse")
+    world.dm("ig_004", "Kami tawarkan paid promote ya")
+    world.dm("ig_006", "Info lomba desain dong")
+    world.dm("ig_007", "Info lomba dong kak")
+    fake.set_down(uid("ig_007"), 500)
+
+    ran = sensor_tick(world, wib("2026-11-20 07:00"))
+    assert sorted(ran) == ["ig_001", "ig_002", "ig_003", "ig_004", "ig_005", "ig_006", "ig_007"]
+    with world.postgres.connection() as conn:
+        cooling = {
+            r["account_id"]: r["cooldown_until"]
+            for r in cooldown_status(conn, wib("2026-11-20 07:01"))
+        }
+    assert cooling["ig_007"].astimezone(WIB) == wib("2026-11-20 09:00")
+    assert [a for a, until in cooling.items() if until] == ["ig_007"]
+    assert world.sql("SELECT count(*) FROM events WHERE kind = 'ig.cooldown_started'") == [(1,)]
+
+    # 08:00 ... 08:18: the real schedules, each tick at its own time
+    for index, account in enumerate(OPERATED_ACCOUNTS):
+        tick = wib(f"2026-11-20 08:{2 * index:02d}")
+        schedule = repo.get_schedule_def(f"ig_morning_post_{account}")
+        (request,) = schedule.evaluate_tick(
+            dg.build_schedule_context(
+                scheduled_execution_time=tick,
+                repository_def=repo,
+                resources={"postgres": world.postgres},
+            )
+        ).run_requests
+        assert request.run_key == f"post:{account}:2026-11-20"
+        assert world.run_post(request.partition_key, tick).success
+    posted = world.sql(
+        "SELECT account_id, done_at FROM ig_actions WHERE kind = 'post' AND status = 'done'"
+        " ORDER BY done_at"
+    )
+    expected = [a for a in OPERATED_ACCOUNTS if a not in ("ig_007", "ig_010")]
+    assert [a for a, _ in posted] == expected
+    assert [t.astimezone(WIB).strftime("%H:%M") for _, t in posted] == [
+        f"08:{2 * OPERATED_ACCOUNTS.index(a):02d}" for a in expected
+    ]
+    published = [m.owner_pk for m in fake.media.values() if m.via != "seed"]
+    assert published == [uid(a) for a in expected]  # Instagram saw them in that order
+
+    # 08:30 a person decides: the sensitive DM of ig_003 and ig_010's first post approved,
+    # ig_004's DM rejected
+    with world.postgres.connection() as conn:
+        pending = {(p["account_id"], p["reason"]): p["id"] for p in list_pending_approvals(conn)}
+        assert set(pending) == {
+            ("ig_003", "dm_sensitive_word"),
+            ("ig_004", "dm_sensitive_word"),
+            ("ig_010", "first_post"),
+        }
+        decide_approval(conn, pending[("ig_003", "dm_sensitive_word")], True, "admin")
+        decide_approval(conn, pending[("ig_010", "first_post")], True, "admin")
+        decide_approval(conn, pending[("ig_004", "dm_sensitive_word")], False, "admin")
+    assert sorted(sensor_tick(world, wib("2026-11-20 08:31"))) == ["ig_003", "ig_010"]
+    assert len(fake.posts_of(uid("ig_010"))) == 1
+    ig_004_thread = next(t for t in fake.threads.values() if t.owner_pk == uid("ig_004"))
+    assert fake.sent_in(ig_004_thread.thread_id) == []
+    # nothing new: the sensor skips
+    assert sensor_tick(world, wib("2026-11-20 08:45")) == []
+
+    # 12:00 ig_007 recovers; more comments, one of them the account's own
+    fake.set_down(uid("ig_007"), None)
+    world.comment("ig_001", "Batas daftarnya tanggal berapa?", who="citra", who_pk=778)
+    world.comment("ig_009", "Boleh SMA ikut?")
+    fake.add_comment(world.media["ig_008"], uid("ig_008"), "op.ig_008", "Yuk daftar sekarang!")
+    assert sorted(sensor_tick(world, wib("2026-11-20 12:00"))) == [
+        "ig_001",
+        "ig_007",
+        "ig_008",
+        "ig_009",
+    ]
+    assert world.sql(
+        "SELECT count(*) FROM ig_actions WHERE account_id = 'ig_008' AND kind <> 'post'"
+    ) == [(0,)]
+    assert sensor_tick(world, wib("2026-11-20 12:01")) == []
+
+    # 21:00 the report
+    tick = wib("2026-11-20 21:00")
+    schedule = repo.get_schedule_def("ig_nightly_report_schedule")
+    (request,) = schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repo)
+    ).run_requests
+    report_defs = dg.Definitions(
+        assets=[nightly_ig_report],
+        asset_checks=[all_accounts_posted],
+        jobs=[ig_report_job],
+        resources=world.resources(tick),
+    )
+    result = report_defs.resolve_job_def("ig_report_job").execute_in_process(
+        partition_key=request.partition_key
+    )
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("nightly_ig_report")
+    meta = mat.metadata
+    rows = {r.data["account"]: r.data for r in meta["table"].records}
+    numbers = {a: (r["posts"], r["replies"], r["dms"], r["failures"]) for a, r in rows.items()}
+    assert numbers == {
+        "ig_001": (1, 3, 0, 0),
+        "ig_002": (1, 1, 0, 0),
+        "ig_003": (1, 0, 1, 0),
+        "ig_004": (1, 0, 0, 0),
+        "ig_005": (1, 1, 0, 0),
+        "ig_006": (1, 0, 1, 0),
+        "ig_007": (0, 0, 1, 3),
+        "ig_008": (1, 0, 0, 0),
+        "ig_009": (1, 1, 0, 0),
+        "ig_010": (1, 0, 0, 0),
+    }
+    assert meta["posts"].value == 9 and meta["replies"].value == 6 and meta["dms"].value == 3
+    assert "| ig_007 | 0 | 0 | 1 |" in meta["summary"].value.replace("  ", " ")
+    assert len(meta["errors"].value) == 3 and "ig_007" in meta["errors"].value[0]["account"]
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["missing"].value == ["ig_007"]
+    with world.postgres.connection() as conn:
+        text = summary_text(conn, tick.date(), tick)
+    assert "Belum posting hari ini: ig_007" in text
+    assert meta["whatsapp_text"].value == text
+    assert "Total: 9 post, 6 balasan komentar, 3 balasan DM, 3 gagal." in text
+    # nothing was ever sent twice
+    assert all(len(fake.replies_to(c.pk)) <= 1 for m in fake.media.values() for c in m.comments)
