@@ -17,6 +17,10 @@ test: setup system-deps
 dev: setup
 	$(VENV)/bin/lomba dev
 
+# the same pass as `make run`, over SYNTHETIC local sites and a fake Instagram (no internet needed)
+demo: setup
+	$(VENV)/bin/lomba demo
+
 setup: $(STAMP)
 
 $(STAMP): setup.py

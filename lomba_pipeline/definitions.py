@@ -6,6 +6,8 @@ import importlib
 
 import dagster as dg
 
+from lomba_pipeline.catalog.ingestion.assets import CatalogSources
+from lomba_pipeline.resources.instagram import instagram_reader_from_settings
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.settings import Settings, get_settings
@@ -16,12 +18,16 @@ def build_resources(settings: Settings) -> dict:
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
+        "instagram": instagram_reader_from_settings(settings),
+        "catalog_sources": CatalogSources(path=str(settings.sources_file)),
     }
 
 
 # Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
 # ``definitions`` module; add a domain here.
-DOMAIN_MODULES: list[str] = []
+DOMAIN_MODULES: list[str] = [
+    "lomba_pipeline.catalog.ingestion.definitions",
+]
 
 
 def domain_definitions() -> list[dg.Definitions]:

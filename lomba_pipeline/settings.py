@@ -84,6 +84,15 @@ class Settings:
     ig_request_delay_seconds: float = 1.0
     ig_scraper_username: str | None = None
     ig_scraper_password: str | None = field(repr=False, default=None)
+    ig_scraper_sessionid: str | None = field(repr=False, default=None)
+    sources_file_env: str | None = None
+
+    @property
+    def sources_file(self) -> Path:
+        """The catalog sources (``LOMBA_SOURCES_FILE``, else ``config/sources.yaml``)."""
+        if self.sources_file_env:
+            return Path(self.sources_file_env).resolve()
+        return self.config_dir / "sources.yaml"
 
     @property
     def pg_dir(self) -> Path:
@@ -198,6 +207,8 @@ def load_settings() -> Settings:
         ig_request_delay_seconds=float(_env("LOMBA_IG_REQUEST_DELAY_SECONDS", "1.0")),
         ig_scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
         ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
+        ig_scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
+        sources_file_env=_env("LOMBA_SOURCES_FILE"),
     )
 
 
