@@ -105,6 +105,7 @@ class SyntheticSite:
         self.ig_profiles = ig_profiles or {}
         self.malformed_card = malformed_card
         self.url = ""
+        self.requests: list[str] = []  # "METHOD /path" of every request, for tests and checks
         self._server = None
         self._thread = None
 
@@ -266,7 +267,17 @@ class SyntheticSite:
         return Response(poster_png(sum(map(ord, code)) + 90_000), media_type="image/png")
 
     # -- serving --------------------------------------------------------------------------------
-    def app(self) -> Starlette:
+    def app(self):
+        inner = self._routes()
+
+        async def recording(scope, receive, send):
+            if scope["type"] == "http":
+                self.requests.append(f"{scope['method']} {scope['path']}")
+            await inner(scope, receive, send)
+
+        return recording
+
+    def _routes(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/events", self.events_page),

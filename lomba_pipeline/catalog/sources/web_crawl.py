@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
@@ -97,14 +98,20 @@ async def crawl_web_async(
     from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
     from crawlee.http_clients import ImpitHttpClient
     from crawlee.storage_clients import MemoryStorageClient
+    from crawlee.storages import RequestQueue
 
     outcomes = {s.name: SourceOutcome(s.name) for s in sources}
     by_name = {s.name: s for s in sources}
     if not sources:
         return outcomes
 
+    storage = MemoryStorageClient()
+    # a queue of its own: crawlee caches the default queue per process, and a second pass in
+    # the same process would otherwise treat every request as already handled
+    queue = await RequestQueue.open(alias=f"lomba-{uuid.uuid4().hex}", storage_client=storage)
     crawler = ParselCrawler(
-        storage_client=MemoryStorageClient(),
+        storage_client=storage,
+        request_manager=queue,
         http_client=ImpitHttpClient(timeout=crawl.request_timeout_seconds),
         concurrency_settings=ConcurrencySettings(
             desired_concurrency=crawl.desired_concurrency, max_concurrency=crawl.max_concurrency
