@@ -7,6 +7,7 @@ Every title, organizer and link below is made up. The shapes follow the real sit
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -121,7 +122,8 @@ class SyntheticIgPost:
 
 def make_ig_posts(username: str, window_start: datetime, count: int = 3) -> list[SyntheticIgPost]:
     """Posts spread over the window before ``window_start`` + 6 h, plus one older post."""
-    base_pk = 3_700_000_000_000_000_000 + (abs(hash(username)) % 10_000) * 1000
+    # stable across processes (hash() is salted per process): reruns see the same posts
+    base_pk = 3_700_000_000_000_000_000 + (zlib.crc32(username.encode()) % 10_000) * 1000
     posts = []
     for n in range(count):
         title, organizer = TOPICS[(n + 2) % len(TOPICS)]
