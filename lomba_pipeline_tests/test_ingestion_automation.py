@@ -17,7 +17,11 @@ from lomba_pipeline.definitions import defs
 WIB = ZoneInfo("Asia/Jakarta")
 
 
-def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile():
+def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile(monkeypatch):
+    from lomba_pipeline.settings import get_settings
+
+    monkeypatch.setenv("LOMBA_IG_SCRAPER_USERNAME", "pembaca.katalog")
+    get_settings.cache_clear()
     tick = datetime(2026, 11, 5, 12, 0, tzinfo=WIB)
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
@@ -35,6 +39,16 @@ def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile():
     for request, profile in zip(ig, profiles, strict=True):
         assert request.partition_key == f"{profile}|2026-11-05-06:00"
         assert request.tags["ig/account"] == f"profile:{profile}"
+    monkeypatch.delenv("LOMBA_IG_SCRAPER_USERNAME")
+    get_settings.cache_clear()
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=tick,
+            repository_def=defs.get_repository_def(),
+        )
+        skipped = catalog_ig_schedule.evaluate_tick(context)
+    assert not skipped.run_requests and "not configured" in skipped.skip_message
     assert defs.resolve_schedule_def("catalog_web_schedule").cron_schedule == "0 */6 * * *"
     assert defs.resolve_schedule_def("catalog_ig_schedule").execution_timezone == "Asia/Jakarta"
 

@@ -110,6 +110,20 @@ def test_an_empty_feed_from_an_active_profile_is_a_failure_not_nothing_new(fake_
     assert "has posts but its feed came back empty" in str(failure.value)
 
 
+def test_a_lost_session_is_refreshed_with_a_new_login_and_stored(postgres, fake_ig, gateway):
+    fake_ig.add_profile("info.lomba", posts_around_window())
+    fake_ig.fail_next(
+        "/feed/user/", status=403, body={"message": "login_required", "status": "fail"}
+    )
+    gw = gateway()
+    assert len(gw.recent_posts("info.lomba", WINDOW.start, WINDOW.end)) == 2
+    assert len(fake_ig.calls_to("/users/77/info/")) == 2  # first login, then the relogin
+    assert gw.waits == []
+    with postgres.cursor() as cur:
+        cur.execute("SELECT username, last_login_at IS NOT NULL AS ok FROM ig_sessions")
+        assert [dict(r) for r in cur.fetchall()] == [{"username": "scraper", "ok": True}]
+
+
 def test_a_profile_with_no_posts_at_all_is_not_a_failure(fake_ig, gateway):
     fake_ig.add_profile("akun.baru", [])
     assert gateway().recent_posts("akun.baru", WINDOW.start, WINDOW.end) == []

@@ -17,6 +17,7 @@ from lomba_pipeline.db.images import newest_pending_poster_id
 from lomba_pipeline.db.manual_links import links_after
 from lomba_pipeline.partitions import TIMEZONE, manual_links, six_hourly
 from lomba_pipeline.resources.postgres import PostgresResource
+from lomba_pipeline.settings import get_settings
 
 web_ingest_job = dg.define_asset_job(
     "web_ingest_job", selection=[web_listings, poster_images], partitions_def=six_hourly
@@ -63,6 +64,9 @@ def catalog_ig_schedule(context: dg.ScheduleEvaluationContext):
     profiles = ig_profiles.get_partition_keys()
     if not profiles:
         return dg.SkipReason("no Instagram profile is configured in the sources file")
+    if not get_settings().ig_scraper_username:
+        # runs would only fail one by one with the same message
+        return dg.SkipReason("Instagram is not configured (LOMBA_IG_SCRAPER_USERNAME is unset)")
     return [
         dg.RunRequest(
             run_key=f"ig-{profile}-{window}",
