@@ -238,3 +238,25 @@ def test_freshness_filter_uses_the_window_end():
     assert [x["title"] for x in listings] == ["baru"]
     assert errors == ["feed entry 2: unreadable (StopIteration)"]
     assert blogger_entries(body, "feed", now)[0] == []
+
+
+def test_requests_to_one_host_are_spaced_by_the_politeness_delay():
+    import time
+
+    from lomba_pipeline.catalog.sources.config import CrawlSettings, InfolombaSource
+    from lomba_pipeline.catalog.sources.web_crawl import crawl_web
+
+    with SyntheticSite(events=make_events(4)) as site:
+        source = InfolombaSource(
+            name="infolomba", type="infolomba", base_url=site.url, load_more_pages=0
+        )
+        timings = {}
+        for delay in (0.0, 0.0, 0.3):  # the first run warms crawlee up
+            crawl = CrawlSettings(per_host_delay_seconds=delay, max_request_retries=0)
+            start = time.perf_counter()
+            outcome = crawl_web([source], crawl, WINDOW.end)["infolomba"]
+            timings[delay] = time.perf_counter() - start
+            assert len(outcome.items) == 4
+    # 1 list page + 4 details on one host: at least 4 gaps of 0.3 s
+    assert timings[0.3] >= 4 * 0.3
+    assert timings[0.0] < timings[0.3] - 0.8
