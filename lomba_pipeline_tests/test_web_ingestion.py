@@ -74,6 +74,7 @@ def test_bad_pages_give_per_item_errors_and_the_rest_is_stored(postgres, tmp_pat
     events = make_events(12)
     events[1].detail = "missing"  # dead detail link (404)
     events[2].detail = "garbage"  # detail answers HTML instead of JSON
+    events[3].detail = "flaky"  # one 503: retried (max_request_retries: 1) and then stored
     with SyntheticSite(
         events=events,
         blogs={"blog": make_blog_posts(3, WINDOW.end), "rusak": None},
@@ -97,6 +98,10 @@ def test_bad_pages_give_per_item_errors_and_the_rest_is_stored(postgres, tmp_pat
     dead = next(r for r in rows(postgres) if r["external_id"] == str(events[1].id))
     assert dead["title"] == events[1].title and dead["caption"] is None
     assert "HTTP 404" in dead["hints"]["detail_error"]
+    flaky = next(r for r in rows(postgres) if r["external_id"] == str(events[3].id))
+    assert flaky["caption"] == events[3].description and "detail_error" not in flaky["hints"]
+    # the 503 is retried once; the 404 is final (a client error is not retried)
+    assert site.requests.count("POST /load-details") == 12 + 1
     assert reports["rusak"].status == "ok with errors"
     assert "not a Blogger JSON feed" in reports["rusak"].errors[0]
     assert reports["mati"].status == "unreachable"

@@ -47,7 +47,7 @@ class SyntheticEvent:
     description: str
     registration_url: str
     past: bool = False
-    detail: str = "ok"  # ok | missing (404) | garbage (not JSON)
+    detail: str = "ok"  # ok | missing (404) | garbage (not JSON) | flaky (one 503 first)
     poster: str = "png"  # png | html (not an image) | huge | none
 
     @property

@@ -138,6 +138,9 @@ class SyntheticSite:
             return JSONResponse({"error": "not found"}, status_code=404)
         if event.detail == "garbage":
             return Response(b"<html>Service Unavailable", media_type="text/html")
+        if event.detail == "flaky":  # one 503, then fine: exercises the crawler's retries
+            event.detail = "ok"
+            return Response(b"busy", status_code=503)
         return JSONResponse({"html": _detail(event)})
 
     async def poster(self, request: Request) -> Response:
