@@ -21,6 +21,10 @@ dev: setup
 admin: setup
 	$(VENV)/bin/lomba admin
 
+# the same pass as `make run`, over SYNTHETIC local sites and a fake Instagram (no internet needed)
+demo: setup
+	$(VENV)/bin/lomba demo
+
 setup: $(STAMP)
 
 $(STAMP): setup.py

@@ -139,14 +139,28 @@ def _signal_group(child: subprocess.Popen, sig: int) -> None:
         pass
 
 
-@main.command("run", help="Run one full catalog pass for the current 6-hour window, in-process.")
-def run() -> None:
-    migrated_postgres()
-    sources = get_settings().config_dir / "sources.yaml"
-    if not sources.exists():
-        click.echo(f"no source is configured ({sources} does not exist); nothing to scrape")
-        return
-    click.echo(f"no source is configured in {sources}; nothing to scrape")
+@main.command("run", help="Run one full catalog pass for the latest 6-hour window, in-process.")
+@click.option(
+    "--sources",
+    "sources_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Sources file (default LOMBA_SOURCES_FILE or config/sources.yaml).",
+)
+def run(sources_path: str | None) -> None:
+    from lomba_pipeline.catalog.ingestion.commands import run_and_print
+
+    run_and_print(sources_path)
+
+
+def _add_domain_commands() -> None:
+    from lomba_pipeline.catalog.ingestion.commands import demo_command, links
+
+    main.add_command(demo_command)
+    main.add_command(links)
+
+
+_add_domain_commands()
 
 
 # domain commands

@@ -6,8 +6,10 @@ import importlib
 
 import dagster as dg
 
+from lomba_pipeline.catalog.ingestion.assets import CatalogSources
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.resources.ai import ai_resource_from_settings
+from lomba_pipeline.resources.instagram import instagram_reader_from_settings
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
@@ -28,12 +30,15 @@ def build_resources(settings: Settings) -> dict:
             graph_api_base_url=settings.ig_graph_api_base_url,
         ),
         "ig_clock": IgClock(),
+        "instagram": instagram_reader_from_settings(settings),
+        "catalog_sources": CatalogSources(path=str(settings.sources_file)),
     }
 
 
 # Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
 # ``definitions`` module; add a domain here.
 DOMAIN_MODULES: list[str] = [
+    "lomba_pipeline.catalog.ingestion.definitions",
     "lomba_pipeline.catalog.extraction.definitions",
     "lomba_pipeline.catalog.review.definitions",
     "lomba_pipeline.ig_ops.definitions",

@@ -105,6 +105,15 @@ class Settings:
     ig_scraper_password: str | None = field(repr=False, default=None)
     catalog_api_token: str | None = field(repr=False, default=None)
     admin_cookie_secure: bool = False
+    ig_scraper_sessionid: str | None = field(repr=False, default=None)
+    sources_file_env: str | None = None
+
+    @property
+    def sources_file(self) -> Path:
+        """The catalog sources (``LOMBA_SOURCES_FILE``, else ``config/sources.yaml``)."""
+        if self.sources_file_env:
+            return Path(self.sources_file_env).resolve()
+        return self.config_dir / "sources.yaml"
 
     @property
     def pg_dir(self) -> Path:
@@ -231,6 +240,8 @@ def load_settings() -> Settings:
         ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
         catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
         admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
+        ig_scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
+        sources_file_env=_env("LOMBA_SOURCES_FILE"),
     )
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 
 from lomba_pipeline.admin.app import csrf_protected, current_user, flash, redirect, render
 from lomba_pipeline.admin.auth import User
-from lomba_pipeline.admin.instagram_links import InvalidInstagramLink, submit_manual_link
+from lomba_pipeline.catalog.ingestion.links import InvalidLink, submit_link
 
 router = APIRouter(dependencies=[Depends(current_user)])
 MAX_LINKS_PER_SUBMIT = 50
@@ -33,8 +33,8 @@ def submit_links(request: Request, urls: str = Form(""), user: User = Depends(cu
     for line in lines:
         try:
             with request.app.state.postgres.connection() as conn:
-                result = submit_manual_link(conn, line, submitted_by=user.username)
-        except InvalidInstagramLink as exc:
+                result = submit_link(conn, line, submitted_by=user.username)
+        except InvalidLink as exc:
             flash(request, f"Ditolak: {exc}", "error")
             continue
         added += result.created

@@ -1,0 +1,1 @@
+"""The catalog domain: ingestion, extraction, review."""

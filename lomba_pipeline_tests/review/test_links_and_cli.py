@@ -9,11 +9,7 @@ import urllib.request
 
 import pytest
 
-from lomba_pipeline.admin.instagram_links import (
-    InvalidInstagramLink,
-    canonical_instagram_post_url,
-    submit_manual_link,
-)
+from lomba_pipeline.catalog.ingestion.links import InvalidLink, canonical_link, submit_link
 from lomba_pipeline.partitions import link_partition_key
 from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
@@ -30,7 +26,7 @@ pytestmark = pytest.mark.timeout(120)
     "https://www.instagram.com/csrelatedcompetitions/p/DSlsNe5E5iO/",
 ])
 def test_post_links_have_one_canonical_form(url):
-    assert canonical_instagram_post_url(url) == "https://www.instagram.com/p/DSlsNe5E5iO/"
+    assert canonical_link(url).canonical == "https://www.instagram.com/p/DSlsNe5E5iO/"
 
 
 @pytest.mark.parametrize("url, reason", [
@@ -42,15 +38,14 @@ def test_post_links_have_one_canonical_form(url):
     ("https://infolomba.id/info-icais-2026-2095", "bukan tautan Instagram"),
 ])
 def test_other_links_are_refused_with_a_reason(url, reason):
-    with pytest.raises(InvalidInstagramLink, match=reason):
-        canonical_instagram_post_url(url)
+    with pytest.raises(InvalidLink, match=reason):
+        canonical_link(url)
 
 
 def test_submitting_the_same_post_twice_keeps_one_row(postgres):
     with postgres.connection() as conn:
-        first = submit_manual_link(conn, "https://www.instagram.com/p/DSlsNe5E5iO/?x=1",
-                                   submitted_by="rina")
-        second = submit_manual_link(conn, "instagram.com/reel/DSlsNe5E5iO", submitted_by="bos")
+        first = submit_link(conn, "https://www.instagram.com/p/DSlsNe5E5iO/?x=1", submitted_by="rina")
+        second = submit_link(conn, "instagram.com/reel/DSlsNe5E5iO", submitted_by="bos")
     assert first.created and not second.created and first.id == second.id
     assert first.partition_key == link_partition_key("https://www.instagram.com/p/DSlsNe5E5iO/")
     with postgres.cursor() as cur:

@@ -1,0 +1,1 @@
+"""Catalog ingestion: web, Instagram profiles and manual links into raw items and posters."""

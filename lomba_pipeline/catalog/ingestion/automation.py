@@ -1,0 +1,116 @@
+"""Jobs, the 6-hourly schedule and the sensors of ingestion.
+
+Sensors only detect work with cheap Postgres reads and a cursor; runs do the work.
+"""
+
+import dagster as dg
+
+from lomba_pipeline.catalog.ingestion.assets import (
+    ig_profile_posts,
+    ig_profiles,
+    manual_link_posts,
+    poster_images,
+    web_listings,
+)
+from lomba_pipeline.catalog.ingestion.service import latest_window_key
+from lomba_pipeline.db.images import newest_pending_poster_id
+from lomba_pipeline.db.manual_links import links_after
+from lomba_pipeline.partitions import TIMEZONE, manual_links, six_hourly
+from lomba_pipeline.resources.postgres import PostgresResource
+from lomba_pipeline.settings import get_settings
+
+web_ingest_job = dg.define_asset_job(
+    "web_ingest_job", selection=[web_listings, poster_images], partitions_def=six_hourly
+)
+ig_profile_job = dg.define_asset_job("ig_profile_job", selection=[ig_profile_posts])
+manual_link_job = dg.define_asset_job("manual_link_job", selection=[manual_link_posts])
+poster_job = dg.define_asset_job("poster_job", selection=[poster_images])
+
+
+def ig_run_tags(profile: str) -> dict[str, str]:
+    # dagster.yaml limits ig/account to one run per value: one run per profile at a time
+    return {"ig/account": f"profile:{profile}", "lomba/source": "ig"}
+
+
+# Dagster schedules target one job, and the web and IG assets have different partition sets, so
+# the 6-hourly tick is two schedules on the same cron: together they launch the web run and one
+# run per IG profile for the window that just ended, in parallel through the run queue.
+INGEST_CRON = "0 */6 * * *"
+
+
+@dg.schedule(
+    cron_schedule=INGEST_CRON,
+    execution_timezone=TIMEZONE,
+    job=web_ingest_job,
+    name="catalog_web_schedule",
+    description="Every 6 h (WIB): scrape the web catalogs and store posters for the window.",
+)
+def catalog_web_schedule(context: dg.ScheduleEvaluationContext):
+    window = latest_window_key(context.scheduled_execution_time)
+    return dg.RunRequest(
+        run_key=f"web-{window}", partition_key=window, tags={"lomba/source": "web"}
+    )
+
+
+@dg.schedule(
+    cron_schedule=INGEST_CRON,
+    execution_timezone=TIMEZONE,
+    job=ig_profile_job,
+    name="catalog_ig_schedule",
+    description="Every 6 h (WIB): one run per configured IG profile for the window.",
+)
+def catalog_ig_schedule(context: dg.ScheduleEvaluationContext):
+    window = latest_window_key(context.scheduled_execution_time)
+    profiles = ig_profiles.get_partition_keys()
+    if not profiles:
+        return dg.SkipReason("no Instagram profile is configured in the sources file")
+    if not get_settings().ig_scraper_username:
+        # runs would only fail one by one with the same message
+        return dg.SkipReason("Instagram is not configured (LOMBA_IG_SCRAPER_USERNAME is unset)")
+    return [
+        dg.RunRequest(
+            run_key=f"ig-{profile}-{window}",
+            partition_key=dg.MultiPartitionKey({"window": window, "profile": profile}),
+            tags=ig_run_tags(profile),
+        )
+        for profile in profiles
+    ]
+
+
+@dg.sensor(job=manual_link_job, minimum_interval_seconds=30, name="manual_link_sensor")
+def manual_link_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    """New ``manual_links`` rows → dynamic partitions + one run per link; cursor = last row id."""
+    last_id = int(context.cursor or 0)
+    with postgres.connection() as conn:
+        links = links_after(conn, last_id)
+    if not links:
+        return dg.SkipReason(f"no manual link after id {last_id}")
+    existing = set(context.instance.get_dynamic_partitions(manual_links.name))
+    new_keys = sorted({link.partition_key for link in links} - existing)
+    runs = [
+        dg.RunRequest(
+            run_key=f"manual-{link.partition_key}",
+            partition_key=link.partition_key,
+            tags={"lomba/source": "manual"},
+        )
+        for link in links
+    ]
+    return dg.SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=[manual_links.build_add_request(new_keys)] if new_keys else [],
+        cursor=str(links[-1].id),
+    )
+
+
+@dg.sensor(job=poster_job, minimum_interval_seconds=60, name="poster_backlog_sensor")
+def poster_backlog_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    """Posters waiting (e.g. after IG or manual-link runs) → one poster run per new backlog."""
+    with postgres.connection() as conn:
+        newest = newest_pending_poster_id(conn)
+    if newest is None or newest <= int(context.cursor or 0):
+        return dg.SkipReason("no new poster waiting")
+    window = latest_window_key()
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"posters-{newest}", partition_key=window)],
+        cursor=str(newest),
+    )

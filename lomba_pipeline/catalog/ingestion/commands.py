@@ -1,0 +1,129 @@
+"""``lomba run``, ``lomba demo`` and ``lomba links add``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lomba_pipeline.catalog.extraction.runner import extract_pending
+from lomba_pipeline.catalog.ingestion.links import InvalidLink, submit_link
+from lomba_pipeline.catalog.ingestion.run_pass import PassSummary, run_catalog_pass
+from lomba_pipeline.catalog.ingestion.service import latest_window
+from lomba_pipeline.catalog.sources.config import SourcesConfigError, load_sources
+from lomba_pipeline.resources.instagram import InstagramReader, instagram_reader_from_settings
+from lomba_pipeline.resources.object_store import object_store_from_settings
+from lomba_pipeline.settings import PROJECT_ROOT, get_settings
+
+DEMO_SOURCES = PROJECT_ROOT / "config" / "sources.demo.yaml"
+DEMO_SESSIONID = "424242%3ADemoSesiSintetis%3A12%3AAYdemo"  # accepted only by the demo's fake
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+def run_pass_command(sources_path=None, variables=None, instagram=None, log=_echo) -> PassSummary:
+    """The body of ``lomba run``: one pass over the sources file for the latest window."""
+    from lomba_pipeline.cli import migrated_postgres
+
+    settings = get_settings()
+    path = sources_path or settings.sources_file
+    config = load_sources(path, variables)
+    postgres = migrated_postgres()
+    store = object_store_from_settings(settings, for_dagster=False)
+    reader = instagram or instagram_reader_from_settings(settings)
+    reader = reader.process_config_and_initialize()
+    window = latest_window()
+    log(f"catalog pass over {path} for window {window.key}")
+
+    def extract(postgres, store):
+        return extract_pending(postgres, store, settings, log=_LineLogger(log))
+
+    return run_catalog_pass(config, postgres, store, reader, window, log, extract=extract)
+
+
+class _LineLogger:
+    """Adapts the pass's line printer to the logger interface extraction writes to."""
+
+    def __init__(self, log):
+        self.info = self.warning = self.error = log
+
+
+def run_and_print(sources_path: str | None = None) -> None:
+    """``lomba run``: the pass, then the summary table; exit 0 unless the config is invalid."""
+    try:
+        summary = run_pass_command(sources_path)
+    except SourcesConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n" + summary.table())
+    if summary.failed_sources:
+        click.echo(
+            f"{len(summary.failed_sources)} source(s) could not be read this pass (see the table);"
+            " the others completed."
+        )
+
+
+@click.command("demo", help="Offline demo: a pass over SYNTHETIC local sites and a fake Instagram.")
+@click.option(
+    "--port",
+    type=int,
+    default=18765,
+    show_default=True,
+    help="Port of the synthetic sites (fixed so reruns dedupe).",
+)
+def demo_command(port: int) -> None:
+    from lomba_pipeline.demo.content import default_demo_content, make_ig_posts
+    from lomba_pipeline.demo.site import SyntheticSite
+
+    window = latest_window()
+    profiles = load_sources(DEMO_SOURCES, {"DEMO_BASE_URL": "http://127.0.0.1"}).instagram.profiles
+    site = SyntheticSite(
+        **default_demo_content(),
+        ig_profiles={p: make_ig_posts(p, window.start) for p in profiles},
+    )
+    try:
+        site.start(port)
+    except RuntimeError:
+        site.start(0)  # the fixed port is taken: still run, on any free port
+    click.echo(f"SYNTHETIC sites and fake Instagram on {site.url} (nothing leaves this machine)")
+    reader = InstagramReader(
+        scraper_username="demo_scraper",
+        scraper_sessionid=DEMO_SESSIONID,
+        api_base_url=site.url,
+        request_delay_seconds=0,
+        throttle_wait_seconds=1,
+        max_attempts=3,
+    )
+    try:
+        summary = run_pass_command(DEMO_SOURCES, {"DEMO_BASE_URL": site.url}, reader)
+    finally:
+        site.stop()
+    click.echo("\n" + summary.table())
+
+
+@click.group("links", help="Manually submitted Instagram post links.")
+def links() -> None:
+    pass
+
+
+@links.command("add", help="Submit Instagram post URLs; the sensor queues one run per new link.")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--by", "submitted_by", default="cli", show_default=True)
+def links_add(urls: tuple[str, ...], submitted_by: str) -> None:
+    from lomba_pipeline.cli import migrated_postgres
+
+    postgres = migrated_postgres()
+    rejected = 0
+    for url in urls:
+        try:
+            with postgres.connection() as conn:
+                link = submit_link(conn, url, submitted_by)
+        except InvalidLink as exc:
+            rejected += 1
+            click.echo(f"rejected: {exc}", err=True)
+            continue
+        state = "added" if link.created else f"already submitted (status {link.status})"
+        click.echo(f"{state}: {link.canonical_url} (partition {link.partition_key})")
+    if rejected:
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Scrapers for the catalog sources: config, site parsers, the crawlee runner."""

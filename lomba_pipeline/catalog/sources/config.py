@@ -1,0 +1,188 @@
+"""``config/sources.yaml``: which catalogs and Instagram profiles to read, validated on load.
+
+``${NAME}`` in string values is replaced from the ``variables`` given to ``load_sources`` (the
+demo passes its local server address); an unknown name is an error, not an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)\}")
+# Dagster partition keys must not hold these; profiles become static partition keys.
+_PROFILE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,60}$")
+
+
+class SourcesConfigError(ValueError):
+    """The sources file is missing or invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CrawlSettings(_Strict):
+    desired_concurrency: int = Field(5, ge=1, le=50)
+    max_concurrency: int = Field(10, ge=1, le=50)
+    # politeness: at least this long between two requests to the same host
+    per_host_delay_seconds: float = Field(0.5, ge=0, le=60)
+    max_request_retries: int = Field(2, ge=0, le=10)
+    request_timeout_seconds: float = Field(20, gt=0, le=300)
+    # give up on a whole pass after this long (a hung site must not hold the schedule)
+    pass_timeout_seconds: float = Field(600, gt=0)
+
+    @field_validator("max_concurrency")
+    @classmethod
+    def _max_not_below_desired(cls, value, info):
+        desired = info.data.get("desired_concurrency", 1)
+        if value < desired:
+            raise ValueError(f"max_concurrency ({value}) is below desired_concurrency ({desired})")
+        return value
+
+
+class _WebSource(_Strict):
+    name: str
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, value):
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r}: use letters, digits, '.', '_' or '-' (max 60)")
+        return value
+
+
+class InfolombaSource(_WebSource):
+    """infolomba.id: SSR list, ``POST /load-event-2`` pages, ``POST /load-details`` detail."""
+
+    type: Literal["infolomba"]
+    base_url: HttpUrl
+    list_path: str = (
+        "/events?sort=Default&title=&peserta=5&lokasi=Semua+Lokasi&kategori=Semua+Kategori"
+    )
+    load_more_pages: int = Field(3, ge=0, le=200)  # extra pages of 10 after the first
+    include_past: bool = False
+
+
+class BloggerSource(_WebSource):
+    """A Blogger site read through ``/feeds/posts/default?alt=json``."""
+
+    type: Literal["blogger"]
+    base_url: HttpUrl
+    query: str | None = None
+    max_results: int = Field(25, ge=1, le=150)
+    # the feed ignores published-min together with q, so freshness is filtered here
+    freshness_days: int = Field(30, ge=1, le=365)
+
+
+class GenericDetailSelectors(_Strict):
+    description: str | None = None
+    image: str | None = None
+    fields: dict[str, str] = {}
+
+
+class GenericSource(_WebSource):
+    """Any server-rendered catalog: list/detail CSS selectors from config, no code."""
+
+    type: Literal["generic"]
+    list_urls: list[HttpUrl] = Field(min_length=1)
+    item: str  # one match per listing card
+    title: str
+    link: str  # attribute selector, e.g. "a.title::attr(href)"
+    image: str | None = None
+    description: str | None = None
+    fields: dict[str, str] = {}  # hint name -> selector inside the card
+    next_page: str | None = None  # attribute selector of the "next" link
+    max_pages: int = Field(3, ge=1, le=100)
+    detail: GenericDetailSelectors | None = None
+
+
+WebSource = Annotated[InfolombaSource | BloggerSource | GenericSource, Field(discriminator="type")]
+
+
+class InstagramSources(_Strict):
+    profiles: list[str] = []
+    # how many recent posts to page through at most per profile and window
+    max_posts_per_profile: int = Field(36, ge=1, le=500)
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles_ok(cls, value):
+        bad = [p for p in value if not _PROFILE.match(p)]
+        if bad:
+            raise ValueError(f"not Instagram usernames: {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("a profile is listed twice")
+        return value
+
+
+class SourcesConfig(_Strict):
+    crawl: CrawlSettings = CrawlSettings()
+    web: list[WebSource] = []
+    instagram: InstagramSources = InstagramSources()
+
+    @field_validator("web")
+    @classmethod
+    def _unique_names(cls, value):
+        names = [s.name for s in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"web source names must be unique, repeated: {dupes}")
+        return value
+
+    @property
+    def enabled_web(self) -> list:
+        return [s for s in self.web if s.enabled]
+
+
+def _expand(value, path: Path, variables: dict[str, str]):
+    if isinstance(value, str):
+
+        def sub(match):
+            name = match.group(1)
+            if name not in variables:
+                raise SourcesConfigError(f"{path}: ${{{name}}} is used but not provided")
+            return variables[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, path, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, path, variables) for k, v in value.items()}
+    return value
+
+
+def load_sources(path: Path, variables: dict[str, str] | None = None) -> SourcesConfig:
+    path = Path(path)
+    if not path.exists():
+        raise SourcesConfigError(f"{path}: sources file does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SourcesConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise SourcesConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return SourcesConfig.model_validate(_expand(raw, path, variables or {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SourcesConfigError(f"{path}: {problems}") from None
+
+
+def profiles_in(path: Path) -> list[str]:
+    """IG profiles for the static partition set (read without validating the rest: a broken
+    file must not stop the code location from loading; the runs report its error)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        profiles = (raw.get("instagram") or {}).get("profiles") or []
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    return [p for p in profiles if isinstance(p, str) and _PROFILE.match(p)]

@@ -1,0 +1,389 @@
+"""Crawl the configured web catalogs with crawlee's ``ParselCrawler`` in one pass.
+
+One crawler serves every web source (shared concurrency budget, in-memory storage, retries),
+routes each request by label to the site's parser, and collects per-source outcomes: items,
+per-item errors, and whether the source answered at all. A failing card, detail page or feed
+becomes an error on that source; it never stops the crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+from lomba_pipeline.catalog.sources import parsers
+from lomba_pipeline.catalog.sources.config import (
+    BloggerSource,
+    CrawlSettings,
+    GenericSource,
+    InfolombaSource,
+)
+from lomba_pipeline.catalog.sources.items import ScrapedItem
+
+AJAX_HEADERS = {
+    "X-Requested-With": "XMLHttpRequest",
+    "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+}
+# no "br": Brotli answers need an extra decoder (domain notes, infolomba.id)
+BASE_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "id,en;q=0.8"}
+
+
+@dataclass
+class SourceOutcome:
+    name: str
+    kind: str = "web"
+    items: list[ScrapedItem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    pages: int = 0
+    unreachable: str | None = None  # why the source's entry page could not be read
+    skipped: str | None = None  # why the source was not attempted
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if self.unreachable:
+            return "unreachable"
+        return "ok" if not self.errors else "ok with errors"
+
+
+class _HostPacer:
+    """Per-host politeness: at least ``delay`` seconds between two requests to one host."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self._next: dict[str, float] = {}
+
+    async def wait(self, url: str) -> None:
+        if self.delay <= 0:
+            return
+        host = urlsplit(url).netloc
+        now = time.monotonic()
+        start = max(now, self._next.get(host, now))
+        self._next[host] = start + self.delay
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def crawl_web(sources: list, crawl: CrawlSettings, now: datetime) -> dict[str, SourceOutcome]:
+    """Blocking entry point (runs its own event loop, in a thread if one is already running)."""
+    try:
+        asyncio.get_running_loop()
+        in_loop = True
+    except RuntimeError:
+        in_loop = False
+    if not in_loop:
+        return asyncio.run(crawl_web_async(sources, crawl, now))
+    result: dict = {}
+
+    def target():
+        result["value"] = asyncio.run(crawl_web_async(sources, crawl, now))
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    return result["value"]
+
+
+async def crawl_web_async(
+    sources: list, crawl: CrawlSettings, now: datetime
+) -> dict[str, SourceOutcome]:
+    from crawlee import ConcurrencySettings, Request
+    from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
+    from crawlee.http_clients import ImpitHttpClient
+    from crawlee.storage_clients import MemoryStorageClient
+    from crawlee.storages import RequestQueue
+
+    outcomes = {s.name: SourceOutcome(s.name) for s in sources}
+    by_name = {s.name: s for s in sources}
+    if not sources:
+        return outcomes
+
+    storage = MemoryStorageClient()
+    # a queue of its own: crawlee caches the default queue per process, and a second pass in
+    # the same process would otherwise treat every request as already handled
+    queue = await RequestQueue.open(alias=f"lomba-{uuid.uuid4().hex}", storage_client=storage)
+    crawler = ParselCrawler(
+        storage_client=storage,
+        request_manager=queue,
+        http_client=ImpitHttpClient(timeout=crawl.request_timeout_seconds),
+        concurrency_settings=ConcurrencySettings(
+            desired_concurrency=crawl.desired_concurrency, max_concurrency=crawl.max_concurrency
+        ),
+        max_request_retries=crawl.max_request_retries,
+        request_handler_timeout=timedelta(seconds=crawl.request_timeout_seconds * 2),
+        configure_logging=False,
+        use_session_pool=False,
+        retry_on_blocked=False,
+        status_message_logging_interval=timedelta(hours=1),
+        _logger=_quiet_logger(),
+    )
+    pacer = _HostPacer(crawl.per_host_delay_seconds)
+
+    @crawler.pre_navigation_hook
+    async def polite(ctx) -> None:
+        await pacer.wait(ctx.request.url)
+
+    def outcome(ctx) -> SourceOutcome:
+        return outcomes[ctx.request.user_data["source"]]
+
+    async def body(ctx) -> bytes:
+        return await ctx.http_response.read()
+
+    # -- infolomba.id --------------------------------------------------------------------------
+    def infolomba_detail_request(source: InfolombaSource, listing: dict):
+        return Request.from_url(
+            _base(source) + "/load-details",
+            method="POST",
+            headers={**BASE_HEADERS, **AJAX_HEADERS},
+            payload=urlencode({"event_id": listing["external_id"]}).encode(),
+            label="INFOLOMBA_DETAIL",
+            unique_key=f"{source.name}:detail:{listing['external_id']}",
+            user_data={"source": source.name, "listing": listing},
+        )
+
+    async def enqueue_infolomba_cards(ctx, html: str, page: str) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        listings, errors = parsers.infolomba_cards(html, _base(source), source.include_past)
+        outcome(ctx).errors.extend(f"{page}: {e}" for e in errors)
+        await ctx.add_requests([infolomba_detail_request(source, item) for item in listings])
+
+    @crawler.router.handler("INFOLOMBA_LIST")
+    async def infolomba_list(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        outcome(ctx).pages += 1
+        await enqueue_infolomba_cards(ctx, (await body(ctx)).decode(errors="replace"), "list")
+        more = [
+            Request.from_url(
+                _base(source) + "/load-event-2",
+                method="POST",
+                headers={**BASE_HEADERS, **AJAX_HEADERS},
+                payload=urlencode(
+                    {
+                        "start": 10 * page,
+                        "sort": "Default",
+                        "title": "",
+                        "peserta": 5,
+                        "lokasi": "Semua Lokasi",
+                        "kategori": "Semua Kategori",
+                    }
+                ).encode(),
+                label="INFOLOMBA_MORE",
+                unique_key=f"{source.name}:more:{page}",
+                user_data={"source": source.name, "page": page},
+            )
+            for page in range(1, source.load_more_pages + 1)
+        ]
+        await ctx.add_requests(more)
+
+    @crawler.router.handler("INFOLOMBA_MORE")
+    async def infolomba_more(ctx: ParselCrawlingContext) -> None:
+        page = f"load-more page {ctx.request.user_data['page']}"
+        outcome(ctx).pages += 1
+        try:
+            html = parsers.json_html(await body(ctx), page)
+        except ValueError as exc:
+            outcome(ctx).errors.append(str(exc))
+            return
+        await enqueue_infolomba_cards(ctx, html, page)
+
+    @crawler.router.handler("INFOLOMBA_DETAIL")
+    async def infolomba_detail(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        listing = dict(ctx.request.user_data["listing"])
+        outcome(ctx).pages += 1
+        try:
+            html = parsers.json_html(await body(ctx), f"detail of {listing['url']}")
+            detail = parsers.infolomba_detail(html, _base(source))
+        except ValueError as exc:
+            _keep_listing(outcome(ctx), source, listing, str(exc))
+            return
+        outcome(ctx).items.append(
+            _item(
+                source,
+                listing,
+                caption=detail["description"],
+                image_url=listing.get("image_url") or detail["image_url"],
+                extra_hints=detail["hints"],
+            )
+        )
+
+    # -- Blogger -------------------------------------------------------------------------------
+    @crawler.router.handler("BLOGGER_FEED")
+    async def blogger_feed(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        result = outcome(ctx)
+        result.pages += 1
+        since = now - timedelta(days=source.freshness_days)
+        try:
+            listings, errors = parsers.blogger_entries(await body(ctx), ctx.request.url, since)
+        except ValueError as exc:
+            result.errors.append(str(exc))
+            return
+        result.errors.extend(errors)
+        for listing in listings:
+            result.items.append(_item(source, listing))
+
+    # -- generic -------------------------------------------------------------------------------
+    @crawler.router.handler("GENERIC_LIST")
+    async def generic_list(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        result = outcome(ctx)
+        result.pages += 1
+        html = (await body(ctx)).decode(errors="replace")
+        listings, errors = parsers.generic_cards(html, ctx.request.url, source)
+        result.errors.extend(errors)
+        for listing in listings:
+            if source.detail is None:
+                result.items.append(_item(source, listing))
+            else:
+                await ctx.add_requests(
+                    [
+                        Request.from_url(
+                            listing["url"],
+                            headers=BASE_HEADERS,
+                            label="GENERIC_DETAIL",
+                            user_data={"source": source.name, "listing": listing},
+                        )
+                    ]
+                )
+        depth = ctx.request.user_data.get("page", 1)
+        next_href = ctx.selector.css(source.next_page).get() if source.next_page else None
+        if next_href and depth < source.max_pages:
+            from urllib.parse import urljoin
+
+            await ctx.add_requests(
+                [
+                    Request.from_url(
+                        urljoin(ctx.request.url, next_href),
+                        headers=BASE_HEADERS,
+                        label="GENERIC_LIST",
+                        user_data={"source": source.name, "page": depth + 1},
+                    )
+                ]
+            )
+
+    @crawler.router.handler("GENERIC_DETAIL")
+    async def generic_detail(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        listing = dict(ctx.request.user_data["listing"])
+        outcome(ctx).pages += 1
+        html = (await body(ctx)).decode(errors="replace")
+        detail = parsers.generic_detail(html, ctx.request.url, source.detail)
+        outcome(ctx).items.append(
+            _item(
+                source,
+                listing,
+                caption=detail["description"] or listing.get("caption"),
+                image_url=detail["image_url"] or listing.get("image_url"),
+                extra_hints=detail["hints"],
+            )
+        )
+
+    @crawler.failed_request_handler
+    async def failed(ctx, error: Exception) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        result = outcome(ctx)
+        reason = _reason(error)
+        label = ctx.request.label
+        if label in {"INFOLOMBA_LIST", "BLOGGER_FEED"} or (
+            label == "GENERIC_LIST" and ctx.request.user_data.get("page", 1) == 1
+        ):
+            result.unreachable = f"{reason} ({ctx.request.url})"
+        elif label in {"INFOLOMBA_DETAIL", "GENERIC_DETAIL"}:
+            listing = dict(ctx.request.user_data["listing"])
+            _keep_listing(result, source, listing, f"detail {listing['url']}: {reason}")
+        else:
+            result.errors.append(f"{ctx.request.url}: {reason}")
+
+    start = []
+    for source in sources:
+        start.extend(_start_requests(source, Request))
+    try:
+        await asyncio.wait_for(crawler.run(start), timeout=crawl.pass_timeout_seconds)
+    except TimeoutError:
+        for result in outcomes.values():
+            result.errors.append(f"crawl stopped after {crawl.pass_timeout_seconds:.0f} s")
+    return outcomes
+
+
+def _start_requests(source, Request) -> list:
+    user_data = {"source": source.name}
+    if isinstance(source, InfolombaSource):
+        return [
+            Request.from_url(
+                _base(source) + source.list_path,
+                headers=BASE_HEADERS,
+                label="INFOLOMBA_LIST",
+                user_data=user_data,
+            )
+        ]
+    if isinstance(source, BloggerSource):
+        params = {"alt": "json", "max-results": source.max_results}
+        if source.query:
+            params["q"] = source.query
+        return [
+            Request.from_url(
+                f"{_base(source)}/feeds/posts/default?{urlencode(params)}",
+                headers=BASE_HEADERS,
+                label="BLOGGER_FEED",
+                user_data=user_data,
+            )
+        ]
+    if isinstance(source, GenericSource):
+        return [
+            Request.from_url(
+                str(url), headers=BASE_HEADERS, label="GENERIC_LIST", user_data=dict(user_data)
+            )
+            for url in source.list_urls
+        ]
+    raise TypeError(f"unknown source type {type(source).__name__}")
+
+
+def _base(source) -> str:
+    return str(source.base_url).rstrip("/")
+
+
+def _item(source, listing: dict, caption=None, image_url=None, extra_hints=None) -> ScrapedItem:
+    hints = {**listing.get("hints", {}), **(extra_hints or {})}
+    return ScrapedItem(
+        source_kind="web",
+        source_name=source.name,
+        url=listing["url"],
+        title=listing.get("title"),
+        caption=caption or listing.get("caption"),
+        image_url=image_url or listing.get("image_url"),
+        external_id=listing.get("external_id"),
+        posted_at=listing.get("posted_at"),
+        hints=hints,
+        payload={k: v for k, v in listing.items() if k != "posted_at"},
+    )
+
+
+def _keep_listing(result: SourceOutcome, source, listing: dict, error: str) -> None:
+    """The detail failed: keep what the list card said, and record why the rest is missing."""
+    result.errors.append(error)
+    item = _item(source, listing)
+    item.hints["detail_error"] = error
+    result.items.append(item)
+
+
+def _reason(error: Exception) -> str:
+    status = getattr(error, "status_code", None)
+    if status:
+        return f"HTTP {status}"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:200]
+
+
+def _quiet_logger() -> logging.Logger:
+    # failures are reported per source by this module; crawlee's tracebacks would only repeat them
+    for name in ("crawlee", "lomba_pipeline.crawlee"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return logging.getLogger("lomba_pipeline.crawlee")

@@ -1,0 +1,125 @@
+"""Raw items: store scraped items once per canonical URL, and decide what needs extraction.
+
+Dedup rule: an item whose canonical URL is already stored is not inserted again. If its
+competition record has every AI field (organizer, start_date, end_date, categories, levels) it is
+skipped; otherwise it is marked ``needs_extraction`` again. Re-running a window therefore writes
+nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg2.extras import execute_values
+
+from lomba_pipeline.catalog.sources.items import ScrapedItem
+
+COMPLETE = (
+    "c.organizer IS NOT NULL AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL"
+    " AND cardinality(c.categories) > 0 AND cardinality(c.levels) > 0"
+)
+
+# outcomes of store_items, per item
+NEW = "new"
+REQUEUED = "re-queued for extraction"
+PENDING = "already stored, extraction pending"
+COMPLETE_SKIPPED = "already stored and complete, skipped"
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    item: ScrapedItem
+    raw_item_id: int
+    outcome: str
+
+
+def store_items(conn, items: list[ScrapedItem], window_start: datetime | None) -> list[StoredItem]:
+    """Insert new items, re-queue incomplete known ones; one result per distinct canonical URL."""
+    unique: dict[str, ScrapedItem] = {}
+    for item in items:
+        unique.setdefault(item.canonical_url, item)  # a batch must not repeat a conflict key
+    if not unique:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT r.id, r.canonical_url, r.needs_extraction,
+                       (c.id IS NOT NULL AND {COMPLETE}) AS complete
+                FROM raw_items r LEFT JOIN competitions c ON c.raw_item_id = r.id
+                WHERE r.canonical_url = ANY(%s)""",
+            (list(unique),),
+        )
+        known = {row[1]: row for row in cur.fetchall()}
+        fresh = [item for url, item in unique.items() if url not in known]
+        inserted: dict[str, int] = {}
+        if fresh:
+            rows = execute_values(
+                cur,
+                """INSERT INTO raw_items (source_kind, source_name, canonical_url, external_id,
+                       title, caption, image_url, posted_at, window_start, hints, payload)
+                   VALUES %s ON CONFLICT (canonical_url) DO NOTHING
+                   RETURNING id, canonical_url""",
+                [
+                    (
+                        i.source_kind,
+                        i.source_name,
+                        i.canonical_url,
+                        i.external_id,
+                        i.title,
+                        i.caption,
+                        i.image_url,
+                        i.posted_at,
+                        window_start,
+                        json.dumps(i.hints, default=str),
+                        json.dumps(i.payload, default=str),
+                    )
+                    for i in fresh
+                ],
+                fetch=True,
+            )
+            inserted = {url: row_id for row_id, url in rows}
+        requeue = [row[0] for row in known.values() if not row[3] and not row[2]]
+        if requeue:
+            cur.execute(
+                "UPDATE raw_items SET needs_extraction = true WHERE id = ANY(%s)", (requeue,)
+            )
+        # a concurrent run may have inserted between our SELECT and INSERT
+        missing = [url for url in unique if url not in known and url not in inserted]
+        if missing:
+            cur.execute(
+                "SELECT id, canonical_url FROM raw_items WHERE canonical_url = ANY(%s)",
+                (missing,),
+            )
+            late = {url: row_id for row_id, url in cur.fetchall()}
+        else:
+            late = {}
+    results = []
+    for url, item in unique.items():
+        if url in inserted:
+            results.append(StoredItem(item, inserted[url], NEW))
+        elif url in late:
+            results.append(StoredItem(item, late[url], PENDING))
+        else:
+            row_id, _, needs, complete = known[url]
+            if complete:
+                outcome = COMPLETE_SKIPPED
+            else:
+                outcome = PENDING if needs else REQUEUED
+            results.append(StoredItem(item, row_id, outcome))
+    return results
+
+
+def has_items_from(conn, source_kind: str, source_name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM raw_items WHERE source_kind = %s AND source_name = %s)",
+            (source_kind, source_name),
+        )
+        return cur.fetchone()[0]
+
+
+def count_items(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw_items")
+        return cur.fetchone()[0]
