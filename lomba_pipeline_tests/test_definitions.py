@@ -115,3 +115,15 @@ def test_cli_object_store_reaches_r2_with_resolved_credentials(monkeypatch, s3_e
     store = object_store_from_settings(settings, for_dagster=False)
     stored = store.put(b"poster", "image/png")
     assert store.list() == [stored.key]
+
+
+def test_every_lane_runs_without_switching_it_on():
+    """Schedules and sensors start RUNNING: a fresh deployment scrapes, replies, posts, reports."""
+    repo = defs.get_repository_def()
+    stopped = [s.name for s in repo.schedule_defs if s.default_status != dg.DefaultScheduleStatus.RUNNING]
+    stopped += [s.name for s in repo.sensor_defs if s.default_status != dg.DefaultSensorStatus.RUNNING]
+    assert stopped == []
+    names = {s.name for s in repo.schedule_defs} | {s.name for s in repo.sensor_defs}
+    assert {"catalog_web_schedule", "catalog_ig_schedule", "manual_link_sensor",
+            "extraction_queue_sensor", "ig_reply_sensor", "ig_nightly_report_schedule",
+            "ig_morning_post_ig_001", "ig_morning_post_ig_010"} <= names

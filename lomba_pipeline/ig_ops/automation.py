@@ -21,7 +21,7 @@ SENSOR_THREADS = 6
 
 
 @dg.sensor(
-    job=ig_reply_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
+    job=ig_reply_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def ig_reply_sensor(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock

@@ -15,8 +15,11 @@ from lomba_pipeline.ig_ops.report import (
     missing_posts,
     summary_text,
 )
+from lomba_pipeline.ig_ops.report_delivery import send_report_to_admin_group
 from lomba_pipeline.partitions import PARTITIONS_START, TIMEZONE
 from lomba_pipeline.resources.postgres import PostgresResource
+from lomba_pipeline.resources.whatsapp import WhatsAppGateway
+from lomba_pipeline.settings import get_settings
 
 # end_offset=1: today's partition exists before midnight, so the 21:00 run can report the day
 daily = dg.DailyPartitionsDefinition(
@@ -37,13 +40,17 @@ _SCHEMA = dg.TableSchema(
     description="Per-account posts, replies, DMs, successes and failures of one day.",
 )
 def nightly_ig_report(
-    context, postgres: PostgresResource, ig_clock: IgClock
+    context, postgres: PostgresResource, ig_clock: IgClock, whatsapp: WhatsAppGateway
 ) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
     with postgres.connection() as conn:
         rows, errors = daily_numbers(conn, day, ig_clock.now())
         text = summary_text(conn, day, ig_clock.now())
     missing = missing_posts(rows)
+    delivery = send_report_to_admin_group(
+        postgres, whatsapp, get_settings().whatsapp_admin_group_id, day.isoformat(), text
+    )
+    context.log.info(f"nightly report {day}: WhatsApp admin group: {delivery}")
     return dg.MaterializeResult(
         metadata={
             "report_date": dg.MetadataValue.text(day.isoformat()),
@@ -65,6 +72,7 @@ def nightly_ig_report(
             "missing_posts": dg.MetadataValue.json(missing),
             # what the admin WhatsApp group receives
             "whatsapp_text": dg.MetadataValue.text(text),
+            "whatsapp_delivery": dg.MetadataValue.text(delivery),
             "dagster/row_count": len(rows),
         }
     )
@@ -99,7 +107,7 @@ ig_report_job = dg.define_asset_job(
     cron_schedule="0 21 * * *",
     job=ig_report_job,
     execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def ig_nightly_report_schedule(context: dg.ScheduleEvaluationContext):
     """21:00 WIB: the report of the day that is ending."""

@@ -25,11 +25,23 @@ SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, 
   LEFT JOIN images i ON i.id = r.image_id
   LEFT JOIN competitions c ON c.raw_item_id = r.id
  WHERE r.needs_extraction
+   -- wait until the poster is settled (stored or refused): OCR may need it
+   AND (r.image_url IS NULL OR r.image_id IS NOT NULL OR r.image_error IS NOT NULL)
  ORDER BY r.id
  LIMIT %s
 """
 
 SOURCE_LABEL = {"web": "Web", "ig": "IG", "manual": "Manual"}
+
+
+def newest_ready_item_id(conn) -> int | None:
+    """Cheap check for the extraction sensor: the newest raw item ready for extraction."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT max(id) FROM raw_items r WHERE r.needs_extraction"
+            " AND (r.image_url IS NULL OR r.image_id IS NOT NULL OR r.image_error IS NOT NULL)"
+        )
+        return cur.fetchone()[0]
 
 
 def pending_rows(conn, limit: int | None = None) -> list[dict[str, Any]]:

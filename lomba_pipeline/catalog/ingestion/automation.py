@@ -43,6 +43,7 @@ INGEST_CRON = "0 */6 * * *"
     execution_timezone=TIMEZONE,
     job=web_ingest_job,
     name="catalog_web_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every 6 h (WIB): scrape the web catalogs and store posters for the window.",
 )
 def catalog_web_schedule(context: dg.ScheduleEvaluationContext):
@@ -57,6 +58,7 @@ def catalog_web_schedule(context: dg.ScheduleEvaluationContext):
     execution_timezone=TIMEZONE,
     job=ig_profile_job,
     name="catalog_ig_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every 6 h (WIB): one run per configured IG profile for the window.",
 )
 def catalog_ig_schedule(context: dg.ScheduleEvaluationContext):
@@ -77,7 +79,12 @@ def catalog_ig_schedule(context: dg.ScheduleEvaluationContext):
     ]
 
 
-@dg.sensor(job=manual_link_job, minimum_interval_seconds=30, name="manual_link_sensor")
+@dg.sensor(
+    job=manual_link_job,
+    minimum_interval_seconds=30,
+    name="manual_link_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def manual_link_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """New ``manual_links`` rows → dynamic partitions + one run per link; cursor = last row id."""
     last_id = int(context.cursor or 0)
@@ -102,7 +109,12 @@ def manual_link_sensor(context: dg.SensorEvaluationContext, postgres: PostgresRe
     )
 
 
-@dg.sensor(job=poster_job, minimum_interval_seconds=60, name="poster_backlog_sensor")
+@dg.sensor(
+    job=poster_job,
+    minimum_interval_seconds=60,
+    name="poster_backlog_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def poster_backlog_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Posters waiting (e.g. after IG or manual-link runs) → one poster run per new backlog."""
     with postgres.connection() as conn:

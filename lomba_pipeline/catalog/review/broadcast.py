@@ -59,9 +59,14 @@ def idempotency_key(purpose: str, competition_id: int, channel: str) -> str:
     return f"{purpose}:{competition_id}:{channel}"
 
 
-def _claim(conn, competition_id: int, channel: str, purpose: str) -> tuple[int | None, str | None]:
-    """(broadcast id, None) when we own the send; (None, existing status) otherwise."""
-    key = idempotency_key(purpose, competition_id, channel)
+def claim_broadcast(
+    conn, competition_id: int | None, channel: str, purpose: str, key: str | None = None
+) -> tuple[int | None, str | None]:
+    """(broadcast id, None) when we own the send; (None, existing status) otherwise.
+
+    ``key`` defaults to one message per (purpose, record, channel).
+    """
+    key = key or idempotency_key(purpose, competition_id, channel)
     with conn.cursor() as cur:
         cur.execute(
             """
@@ -162,7 +167,7 @@ def broadcast_competition(
             return BroadcastOutcome("skipped", "belum disetujui; tidak dikirim")
         if record["end_date"] is not None and record["end_date"] < today_in_jakarta():
             return BroadcastOutcome("skipped", "batas pendaftaran sudah lewat; tidak dikirim")
-        broadcast_id, existing = _claim(conn, competition_id, channel, "publish")
+        broadcast_id, existing = claim_broadcast(conn, competition_id, channel, "publish")
     if broadcast_id is None:
         label = {"sent": "sudah pernah dikirim", "sending": "sedang dikirim",
                  "unknown": "status pengiriman sebelumnya tidak pasti; periksa kanal dulu"}
@@ -220,7 +225,7 @@ def notify_review_group(pg, whatsapp: WhatsAppGateway, settings, *, limit: int =
     sent = 0
     for row in pending:
         with pg.connection() as conn:
-            broadcast_id, _ = _claim(conn, row["id"], group, "review_notify")
+            broadcast_id, _ = claim_broadcast(conn, row["id"], group, "review_notify")
         if broadcast_id is None:
             continue
         deadline = row["end_date"].isoformat() if row["end_date"] else "-"
