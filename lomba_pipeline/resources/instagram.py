@@ -20,7 +20,6 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from lomba_pipeline.resources.instagram_client import (
-    ClientOptions,
     Credentials,
     InstagramNotConfigured,
     InstagramSessions,
@@ -267,18 +266,10 @@ class InstagramReader(dg.ConfigurableResource):
                 "Instagram is not configured: set LOMBA_IG_SCRAPER_USERNAME and "
                 "LOMBA_IG_SCRAPER_SESSIONID (or LOMBA_IG_SCRAPER_PASSWORD)"
             )
-        from lomba_pipeline.secrets_box import secret_box_from_settings
-        from lomba_pipeline.settings import get_settings
-
-        delay = self.request_delay_seconds
-        sessions = InstagramSessions(
+        sessions = InstagramSessions.for_pipeline(
             postgres,
-            secret_box_from_settings(get_settings()),
-            ClientOptions(
-                api_base_url=self.api_base_url,
-                request_delay_seconds=delay,
-                delay_range=(delay, delay * 3) if delay > 0 else None,
-            ),
+            api_base_url=self.api_base_url,
+            request_delay_seconds=self.request_delay_seconds,
         )
         credentials = None
         if self.scraper_password or self.scraper_sessionid:

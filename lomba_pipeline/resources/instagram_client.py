@@ -85,6 +85,25 @@ class InstagramSessions:
         self.box = box
         self.options = options
 
+    @classmethod
+    def for_pipeline(
+        cls, postgres, *, api_base_url: str | None, request_delay_seconds: float
+    ) -> "InstagramSessions":
+        """Sessions encrypted with the project's key; a random 1-3x pause between requests."""
+        from lomba_pipeline.secrets_box import secret_box_from_settings
+        from lomba_pipeline.settings import get_settings
+
+        delay = request_delay_seconds
+        return cls(
+            postgres,
+            secret_box_from_settings(get_settings()),
+            ClientOptions(
+                api_base_url=api_base_url,
+                request_delay_seconds=delay,
+                delay_range=(delay, delay * 3) if delay > 0 else None,
+            ),
+        )
+
     def client_for(self, username: str, credentials: "Credentials | None" = None):
         """A client for ``username``: the stored session, else a fresh login."""
         with self.postgres.connection() as conn:
@@ -115,6 +134,8 @@ class InstagramSessions:
             with self.postgres.connection() as conn:
                 record_session_error(conn, username, f"login failed: {type(exc).__name__}")
             raise
+        # instagrapi's login resets its per-request pause: keep ours
+        client.request_timeout = self.options.request_delay_seconds
         self.save(username, client, logged_in=True)
         return client
 

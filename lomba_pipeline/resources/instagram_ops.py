@@ -22,7 +22,6 @@ import dagster as dg
 import httpx
 
 from lomba_pipeline.resources.instagram_client import (
-    ClientOptions,
     Credentials,
     InstagramSessions,
 )
@@ -322,18 +321,10 @@ class InstagramOpsResource(dg.ConfigurableResource):
     def gateway(
         self, postgres, account: str, username: str, credentials: dict
     ) -> InstagramOpsGateway:
-        from lomba_pipeline.secrets_box import secret_box_from_settings
-        from lomba_pipeline.settings import get_settings
-
-        delay = self.request_delay_seconds
-        sessions = InstagramSessions(
+        sessions = InstagramSessions.for_pipeline(
             postgres,
-            secret_box_from_settings(get_settings()),
-            ClientOptions(
-                api_base_url=self.api_base_url,
-                request_delay_seconds=delay,
-                delay_range=(delay, delay * 3) if delay else None,
-            ),
+            api_base_url=self.api_base_url,
+            request_delay_seconds=self.request_delay_seconds,
         )
         creds = Credentials(
             password=credentials.get("password"), sessionid=credentials.get("sessionid")

@@ -4,8 +4,7 @@ A fake subclasses ``HttpFake`` and registers routes with ``@route(METHOD, r"rege
 the recorded ``Call`` plus the regex groups and return ``(status, json_body)`` or a Starlette
 ``Response``. Every fake records what it was asked (``calls``), can be told to fail
 (``fail_next``: a status code, garbage, or a hang until the client times out) and can add latency.
-It serves on 127.0.0.1 with uvicorn in a background thread (fast enough for benchmarks, unlike
-``http.server`` on kept-alive connections).
+It serves on 127.0.0.1 through ``lomba_pipeline.local_server.LocalServer`` (uvicorn in a thread).
 """
 
 from __future__ import annotations
@@ -13,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from lomba_pipeline.local_server import LocalServer
 
 
 def route(method: str, pattern: str):
@@ -74,8 +72,7 @@ class HttpFake:
             for name in dir(type(self))
             if hasattr(getattr(type(self), name), "_fake_route")
         ]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
         self.url = ""
 
     # -- scripting ---------------------------------------------------------------------------
@@ -137,27 +134,13 @@ class HttpFake:
     def start(self) -> HttpFake:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=methods)])
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.time() + 10
-        while not self._server.started:
-            if time.time() > deadline:
-                raise RuntimeError(f"{type(self).__name__} did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}"
+        self._server = LocalServer(app, name=type(self).__name__).start()
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._server.stop()
 
     def __enter__(self) -> HttpFake:
         return self.start()
