@@ -179,7 +179,10 @@ def test_a_morning_in_the_browser(page, admin_server, world, fake, day, reviewer
     assert page.locator(f"#approval-{post_id}").count() == 0
     assert page.locator(".approval").count() == 1  # only the LLM draft still waits
     decided = page.inner_text("#decided")
-    assert f"{dm_id}\tig_001\tBalasan DM" in decided and "rina" in decided
+    assert f"{dm_id}\tig_001\tBalasan DM\tDM berisi kata sensitif\tdisetujui\trina" in decided
+    assert decided.splitlines()[2].endswith("WIB\tantre, dikirim putaran berikutnya")
+    assert decided.splitlines()[1].startswith(f"{post_id}\tig_003\tPostingan\t")
+    assert decided.splitlines()[1].endswith("WIB\ttidak dikirim")
 
     rows = world.sql(
         "SELECT id, status, decided_by FROM approvals WHERE id IN (%s, %s) ORDER BY id",

@@ -41,6 +41,15 @@ REASON_LABELS = {
     "reconcile_unknown": "Tidak pasti sudah terkirim setelah gangguan: cek di Instagram dulu; "
     "jika disetujui, akan dikirim (lagi)",
 }
+SEND_STATUS_LABELS = {
+    "planned": "antre, dikirim putaran berikutnya",
+    "sending": "sedang dikirim",
+    "done": "terkirim",
+    "failed": "gagal",
+    "rejected": "tidak dikirim",
+    "awaiting_approval": "menunggu persetujuan",
+    "unknown": "tidak pasti",
+}
 DECISION_LABELS = {"approved": "disetujui", "rejected": "ditolak", "pending": "menunggu"}
 POST_STATUS_LABELS = {
     "done": "Ya",
@@ -81,6 +90,7 @@ def approvals_page(request: Request):
             "kinds": KIND_LABELS,
             "reasons": REASON_LABELS,
             "decisions": DECISION_LABELS,
+            "send_status": SEND_STATUS_LABELS,
             "wib": wib,
         },
     )
