@@ -7,7 +7,8 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(exclude=["lomba_pipeline_tests*", "bench*"]),
     include_package_data=True,
-    package_data={"lomba_pipeline": ["admin/templates/*.html", "admin/static/*", "demo/**/*"]},
+    package_data={"lomba_pipeline": ["admin/templates/*.html", "admin/static/*",
+                                     "ig_ops/templates/*.html", "demo/**/*"]},
     install_requires=[
         # the stack fixed by the design card
         "dagster>=1.13.27,<1.14",

@@ -46,7 +46,7 @@ SESSION_COOKIE = "lomba_admin"
 SESSION_MAX_AGE = 12 * 3600
 
 # Modules exposing ``register(app)`` that add pages of other domains.
-ADMIN_PAGE_MODULES: list[str] = []
+ADMIN_PAGE_MODULES: list[str] = ["lomba_pipeline.ig_ops.admin_pages"]
 
 
 # -- dependencies shared by every page ------------------------------------------------------

@@ -14,22 +14,22 @@ pytestmark = pytest.mark.timeout(60)
 
 def test_extra_page_gets_layout_navigation_and_login(postgres, local_store, review_settings,
                                                      reviewer, tmp_path):
-    (tmp_path / "akun_ig.html").write_text(
-        '{% extends "base.html" %}{% block content %}<h1 id="t">Akun IG: {{ n }}</h1>'
+    (tmp_path / "uji_ekstensi.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1 id="t">Halaman uji: {{ n }}</h1>'
         "{% endblock %}"
     )
     router = APIRouter(dependencies=[Depends(current_user)])
 
-    @router.get("/akun-ig")
+    @router.get("/uji-ekstensi")
     def accounts(request: Request):
-        return render(request, "akun_ig.html", {"n": 10})
+        return render(request, "uji_ekstensi.html", {"n": 10})
 
     app = create_app(review_settings, postgres, local_store, WhatsAppGateway())
-    add_pages(app, router, templates_dir=tmp_path, nav=[("Akun IG", "/akun-ig")])
+    add_pages(app, router, templates_dir=tmp_path, nav=[("Halaman uji", "/uji-ekstensi")])
     client = TestClient(app, follow_redirects=False)
-    assert client.get("/akun-ig").headers["location"] == "/login?next=%2Fakun-ig"
+    assert client.get("/uji-ekstensi").headers["location"] == "/login?next=%2Fuji-ekstensi"
     token = csrf_from(client.get("/login").text)
     client.post("/login", data={"username": "rina", "password": PASSWORD, "csrf_token": token})
-    html = client.get("/akun-ig").text
-    assert '<h1 id="t">Akun IG: 10</h1>' in html
-    assert '<a href="/akun-ig">Akun IG</a>' in html and "Keluar" in html
+    html = client.get("/uji-ekstensi").text
+    assert '<h1 id="t">Halaman uji: 10</h1>' in html
+    assert '<a href="/uji-ekstensi">Halaman uji</a>' in html and "Keluar" in html
