@@ -17,6 +17,7 @@ from lomba_pipeline.ig_ops.demo import write_demo_content
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
+from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.secrets_box import secret_box_from_settings
 from lomba_pipeline.settings import PROJECT_ROOT
@@ -42,6 +43,7 @@ class World:
     root: Path
     accounts: list[str] = field(default_factory=lambda: list(OPERATED_ACCOUNTS))
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
+    ai: AiResource = field(default_factory=AiResource)  # no key: rules only
 
     def resources(self, now: datetime) -> dict:
         return {
@@ -54,6 +56,7 @@ class World:
                 graph_poll_seconds=0.01,
             ),
             "ig_clock": IgClock(frozen_at=now.isoformat()),
+            "ai": self.ai,
         }
 
     def run_reply(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:
