@@ -41,12 +41,13 @@ class World:
     postgres: object
     object_store: object
     root: Path
+    ai: AiResource = field(default_factory=AiResource)  # no key: rules only
     accounts: list[str] = field(default_factory=lambda: list(OPERATED_ACCOUNTS))
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
-    ai: AiResource = field(default_factory=AiResource)  # no key: rules only
 
     def resources(self, now: datetime) -> dict:
         return {
+            "ai": self.ai,
             "postgres": self.postgres,
             "object_store": self.object_store,
             "ig_ops": InstagramOpsResource(
@@ -56,7 +57,6 @@ class World:
                 graph_poll_seconds=0.01,
             ),
             "ig_clock": IgClock(frozen_at=now.isoformat()),
-            "ai": self.ai,
         }
 
     def run_reply(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:
@@ -128,7 +128,7 @@ def build_world(
         apply_spec(
             conn, parse_spec(spec_text or SPEC_FILE.read_text()), actor="test", source="test"
         )
-    world = World(fake, postgres, object_store, root, accounts)
+    world = World(fake, postgres, object_store, root, accounts=accounts)
     for account in accounts:
         world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
     return world
