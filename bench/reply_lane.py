@@ -70,6 +70,7 @@ def run(args, postgres, home: Path) -> None:
     from lomba_pipeline.ig_ops.clock import IgClock
     from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, ig_reply_job
     from lomba_pipeline.ig_ops.spec import apply_spec, load_spec_file
+    from lomba_pipeline.resources.ai import AiResource
     from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
     from lomba_pipeline.resources.object_store import LocalObjectStore
     from lomba_pipeline.secrets_box import secret_box_from_settings
@@ -116,6 +117,7 @@ def run(args, postgres, home: Path) -> None:
             "postgres": postgres,
             "ig_ops": ig_ops,
             "ig_clock": clock,
+            "ai": AiResource(),  # no key: rules only, as in the spec
             "object_store": LocalObjectStore(
                 root=str(home / "media"), public_base_url="http://x.test"
             ),

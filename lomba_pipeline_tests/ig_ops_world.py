@@ -17,6 +17,7 @@ from lomba_pipeline.ig_ops.demo import write_demo_content
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
+from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.whatsapp import WhatsAppGateway
 from lomba_pipeline.secrets_box import secret_box_from_settings
@@ -41,12 +42,14 @@ class World:
     postgres: object
     object_store: object
     root: Path
+    ai: AiResource = field(default_factory=AiResource)  # no key: rules only
     accounts: list[str] = field(default_factory=lambda: list(OPERATED_ACCOUNTS))
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
     whatsapp: WhatsAppGateway = field(default_factory=WhatsAppGateway)  # off unless a test sets it
 
     def resources(self, now: datetime) -> dict:
         return {
+            "ai": self.ai,
             "postgres": self.postgres,
             "object_store": self.object_store,
             "ig_ops": InstagramOpsResource(
@@ -128,7 +131,7 @@ def build_world(
         apply_spec(
             conn, parse_spec(spec_text or SPEC_FILE.read_text()), actor="test", source="test"
         )
-    world = World(fake, postgres, object_store, root, accounts)
+    world = World(fake, postgres, object_store, root, accounts=accounts)
     for account in accounts:
         world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
     return world

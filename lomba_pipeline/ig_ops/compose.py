@@ -20,9 +20,20 @@ class Composed:
 
 
 class ReplyDrafter(Protocol):
-    """Drafts a reply when no rule matches; return None to stay silent."""
+    """Drafts a reply when no rule matches; return None to stay silent, raise ``DraftFailed``
+    when no usable draft could be had (provider down, draft refused by validation)."""
 
     def draft(self, *, kind: str, incoming: str, username: str) -> str | None: ...
+
+
+class DraftFailed(Exception):
+    """No usable draft: ``outcome`` is e.g. timeout, error, empty, refused."""
+
+    def __init__(self, outcome: str, detail: str, attempts: list[dict] | None = None):
+        super().__init__(f"{outcome}: {detail}")
+        self.outcome = outcome
+        self.detail = detail
+        self.attempts = attempts or []
 
 
 def _fill(template: str, username: str) -> str:
@@ -39,10 +50,20 @@ def _match(rules: list[ReplyRule], text: str) -> ReplyRule | None:
     return None
 
 
+def wants_draft(spec: LaneSpec, *, kind: str, incoming: str) -> bool:
+    """True when ``compose`` would ask a drafter: LLM drafts are on and no rule matches."""
+    rules = spec.comment_rules if kind == "comment" else spec.dm_rules
+    return spec.llm_drafts and _match(rules, incoming) is None
+
+
 def compose(
     spec: LaneSpec, *, kind: str, incoming: str, username: str, drafter: ReplyDrafter | None = None
 ) -> Composed | None:
-    """The reply to one comment ("comment") or DM ("dm"), or None for no reply."""
+    """The reply to one comment ("comment") or DM ("dm"), or None for no reply.
+
+    Raises ``DraftFailed`` when the drafter was asked and gave nothing usable: the item then gets
+    no reply now (not the default), so the caller can record it and try again later.
+    """
     rules = spec.comment_rules if kind == "comment" else spec.dm_rules
     default = spec.comment_default if kind == "comment" else spec.dm_default
     sensitive = None
@@ -52,7 +73,12 @@ def compose(
     if rule is not None:
         return Composed(_fill(rule.template, username), f"rule:{rule.name}", sensitive)
     if spec.llm_drafts and drafter is not None:
-        text = drafter.draft(kind=kind, incoming=incoming, username=username)
+        try:
+            text = drafter.draft(kind=kind, incoming=incoming, username=username)
+        except DraftFailed:
+            raise
+        except Exception as exc:  # an optional helper must never stop the rule replies
+            raise DraftFailed("error", f"{type(exc).__name__}: {exc}"[:300]) from exc
         if text:
             return Composed(text.strip()[:1000], "llm", "llm_draft")
     if default:

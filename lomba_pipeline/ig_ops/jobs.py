@@ -14,7 +14,9 @@ import dagster as dg
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.llm_drafter import llm_drafter
 from lomba_pipeline.partitions import operated_accounts
+from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import ObjectStore
 from lomba_pipeline.resources.postgres import PostgresResource
@@ -52,18 +54,31 @@ def reconcile_sending(
 
 @dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def plan_replies(
-    context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
+    context,
+    postgres: PostgresResource,
+    ig_ops: InstagramOpsResource,
+    ig_clock: IgClock,
+    ai: AiResource,
 ) -> None:
-    """Fetch new comments and unread DMs; record the replies to send (or to approve)."""
+    """Fetch new comments and unread DMs; record the replies to send (or to approve).
+
+    Replies come from the active spec's keyword rules; when the spec turns ``llm_drafts`` on and
+    a Zhipu key is configured, items no rule matches get an LLM draft that waits for approval.
+    """
     account = _account(context)
     gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
     if gateway is None:
         context.log.warning(f"{account}: in cooldown; lane paused")
         return
-    result = lanes.plan_replies(postgres, gateway, account, ig_clock.now())
+    version, spec = lanes.current_spec(postgres)
+    drafter, composer = llm_drafter(ai, spec)
+    (context.log.warning if spec.llm_drafts and drafter is None else context.log.info)(
+        f"plan {account} (spec v{version}): {composer}"
+    )
+    result = lanes.plan_replies(postgres, gateway, account, ig_clock.now(), drafter=drafter)
     context.log.info(f"plan {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
-    context.add_output_metadata(result.as_metadata())
+    context.add_output_metadata({"composer": composer, **result.as_metadata()})
 
 
 @dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))

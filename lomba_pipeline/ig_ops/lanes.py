@@ -12,13 +12,15 @@ from datetime import date, datetime
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import store
 from lomba_pipeline.ig_ops.accounts import Account, account_credentials, get_account
-from lomba_pipeline.ig_ops.compose import ReplyDrafter, compose
+from lomba_pipeline.ig_ops.compose import DraftFailed, ReplyDrafter, compose, wants_draft
 from lomba_pipeline.ig_ops.content import next_item
 from lomba_pipeline.ig_ops.spec import LaneSpec, active_spec
 from lomba_pipeline.media.variant import make_variant
 from lomba_pipeline.resources.instagram_ops import InstagramCallFailed, InstagramOpsGateway
 
 MAX_ATTEMPTS_PER_ACTION = 5
+# an item whose LLM draft failed this often is left to the rules (default template or silence)
+LLM_DRAFT_TRIES = 3
 
 
 class LaneFailed(RuntimeError):
@@ -36,6 +38,9 @@ class LaneResult:
     failures: list[str] = field(default_factory=list)
     cooldown_until: datetime | None = None
     skipped: str | None = None
+    llm_drafts: int = 0  # drafts put in the approval queue
+    llm_failures: int = 0  # drafter asked, nothing usable (recorded as ig.llm_draft_failed)
+    llm_deferred: int = 0  # over llm_max_drafts_per_run: looked at again next tick
 
     def as_metadata(self) -> dict:
         return {
@@ -48,6 +53,9 @@ class LaneResult:
             "failures": len(self.failures),
             "cooldown_until": str(self.cooldown_until) if self.cooldown_until else "",
             "skipped": self.skipped or "",
+            "llm_drafts": self.llm_drafts,
+            "llm_draft_failures": self.llm_failures,
+            "llm_deferred": self.llm_deferred,
         }
 
     def raise_if_retry_needed(self) -> None:
@@ -192,11 +200,48 @@ def plan_replies(
     if cooled(postgres, account_id, now, result):
         return result
     budget = spec.max_replies_per_run
+    drafts_left = spec.llm_max_drafts_per_run
+    revisit = False  # an item was left for a later tick (LLM draft failed or over its budget)
 
     def plan(key, kind, target, incoming, username, kind_word):
-        composed = compose(
-            spec, kind=kind_word, incoming=incoming, username=username, drafter=drafter
-        )
+        nonlocal drafts_left, revisit
+        use = drafter
+        tries = 0
+        if drafter is not None and wants_draft(spec, kind=kind_word, incoming=incoming):
+            with postgres.connection() as conn:
+                tries = store.llm_draft_failures(conn, key)
+            if tries >= LLM_DRAFT_TRIES:
+                use = None  # the LLM gave nothing usable, repeatedly: the rules decide
+            elif drafts_left <= 0:
+                result.llm_deferred += 1
+                revisit = True
+                return 0
+            else:
+                drafts_left -= 1
+        try:
+            composed = compose(
+                spec, kind=kind_word, incoming=incoming, username=username, drafter=use
+            )
+        except DraftFailed as exc:
+            # no draft means no reply now; never a crash of the lane, never an Instagram failure
+            with postgres.connection() as conn:
+                record_event(
+                    conn,
+                    actor="pipeline",
+                    kind="ig.llm_draft_failed",
+                    subject=f"account:{account_id}",
+                    data={
+                        "key": key,
+                        "kind": kind,
+                        "outcome": exc.outcome,
+                        "error": exc.detail[:300],
+                        "try": tries + 1,
+                        "attempts": exc.attempts,
+                    },
+                )
+            result.llm_failures += 1
+            revisit = True
+            return 0
         if composed is None:
             return 0
         with postgres.connection() as conn:
@@ -216,6 +261,7 @@ def plan_replies(
             return 0
         if composed.approval_reason:
             result.awaiting_approval += 1
+            result.llm_drafts += composed.source == "llm"
             return 0
         result.planned += 1
         return 1
@@ -240,6 +286,7 @@ def plan_replies(
             _outcome(postgres, result, account_id, now, spec, error=str(exc))
             continue
         mine = 0
+        revisit = False
         for c in comments:
             if c.user_pk == gateway.user_pk or c.replied_to:
                 continue  # our own comments and threaded replies are not answered
@@ -263,7 +310,7 @@ def plan_replies(
             )
             budget -= n
             mine += n
-        if budget > 0:  # everything on this media was looked at
+        if budget > 0 and not revisit:  # everything on this media was looked at
             with postgres.connection() as conn:
                 # our replies will raise the count: count them in so they don't look new
                 store.set_watermark(conn, account_id, item.pk, item.comment_count + mine)

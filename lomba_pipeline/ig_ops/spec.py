@@ -36,6 +36,9 @@ class LaneSpec(BaseModel):
     dm_default: str | None = None
     dm_approval_words: list[str] = []  # a DM with one of these waits for a person
     llm_drafts: bool = False  # no rule matched: ask the drafter, draft goes to approvals
+    # links a draft may contain besides those in the templates above (anything else: refused)
+    llm_allowed_links: list[str] = []
+    llm_max_drafts_per_run: int = Field(10, ge=1, le=100)  # the rest wait for the next tick
     failure_threshold: int = Field(3, ge=1, le=100)
     cooldown_minutes: int = Field(30, ge=1, le=24 * 60)
     max_replies_per_run: int = Field(50, ge=1, le=500)

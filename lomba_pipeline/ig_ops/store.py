@@ -238,6 +238,16 @@ def cooldown_status(conn, now: datetime) -> list[dict]:
         return [dict(r) for r in cur.fetchall()]
 
 
+def llm_draft_failures(conn, key: str) -> int:
+    """How often the LLM gave no usable draft for the item of action ``key``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM events WHERE kind = 'ig.llm_draft_failed' AND data->>'key' = %s",
+            (key,),
+        )
+        return cur.fetchone()[0]
+
+
 # -- approvals --------------------------------------------------------------------------------
 def _summary(action: Action) -> str:
     what = {"comment_reply": "Balasan komentar", "dm_reply": "Balasan DM", "post": "Postingan"}

@@ -1,5 +1,6 @@
-"""AI providers for extraction: Zhipu GLM (text → JSON), Mistral OCR (poster → markdown +
-annotation), Gemini (poster → JSON). The only module that imports their SDKs.
+"""AI providers: Zhipu GLM (text → JSON for extraction; plain text for Instagram reply drafts),
+Mistral OCR (poster → markdown + annotation), Gemini (poster → JSON). The only module that
+imports their SDKs.
 
 Every provider call goes through the same guard: a per-provider concurrency bound, a
 requests-per-minute limit, a timeout, and tenacity retries with exponential backoff on 429, 5xx,
@@ -276,6 +277,40 @@ class ZhipuText(GuardedProvider):
                     getattr(usage, "completion_tokens", None))
 
         return self._call_for_json(call, read, validate)
+
+    def chat_text(
+        self, system_prompt: str, user_text: str, *, max_tokens: int = 300,
+        temperature: float = 0.5,
+    ) -> ProviderReply:
+        """One plain-text chat completion (the reply drafter); an empty answer is a failure.
+
+        Same guard as every call (limits, timeout, retries); checking what the text says is the
+        caller's job."""
+        def call():
+            return self.client.chat.completions.create(
+                model=self.config.zhipu_model,
+                messages=[{"role": "system", "content": system_prompt},
+                          {"role": "user", "content": user_text}],
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+
+        attempts: list[Attempt] = []
+        completion = self._attempt(call, attempts)
+        try:  # the SDK does not check the body's shape: a garbled one fails here
+            usage = completion.usage
+            attempts[-1].prompt_tokens = getattr(usage, "prompt_tokens", None)
+            attempts[-1].completion_tokens = getattr(usage, "completion_tokens", None)
+            text = completion.choices[0].message.content if completion.choices else None
+        except (AttributeError, IndexError, KeyError, TypeError) as exc:
+            attempts[-1].outcome = "invalid_json"
+            attempts[-1].error = f"unexpected reply shape: {_describe(exc)}"
+            raise ProviderFailed(self.name, "invalid_json", attempts[-1].error, attempts) from exc
+        if not isinstance(text, str) or not text.strip():
+            attempts[-1].outcome = "empty"
+            attempts[-1].error = "empty reply"
+            raise ProviderFailed(self.name, "empty", "empty reply", attempts)
+        return ProviderReply(self.name, text=text, attempts=attempts)
 
 
 # -- Mistral OCR -------------------------------------------------------------------------------
