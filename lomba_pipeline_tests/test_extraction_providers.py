@@ -214,3 +214,19 @@ def test_requests_per_minute_spaces_call_starts():
         starts.append(time.monotonic())
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 0.09
+
+
+@pytest.mark.parametrize("name", ["zhipu", "gemini"])
+def test_reply_of_the_wrong_shape_is_a_recorded_failure_not_a_crash(fake, providers, name):
+    call, path = CASES[name]
+    wrong = (
+        {"choices": [{"index": 0, "message": None}], "usage": "lots"}
+        if name == "zhipu"
+        else {"candidates": [{"content": {"parts": "not a list"}}]}
+    )
+    fake.fail_next(path, status=200, body=wrong, times=2)
+    with pytest.raises(ProviderFailed) as failed:
+        call(providers)
+    assert failed.value.outcome == "invalid_json"
+    assert failed.value.attempts[-1].error  # says what was wrong
+    assert len(fake.calls_to(path)) == 2

@@ -221,10 +221,19 @@ class GuardedProvider:
                 if exc.outcome == "invalid_json" and round_no == 0:
                     continue  # a garbled HTTP body: ask once more
                 raise
-            text, prompt_tokens, completion_tokens = read(response)
+            try:
+                text, prompt_tokens, completion_tokens = read(response)
+            except (AttributeError, IndexError, KeyError, TypeError) as exc:
+                # valid JSON but not the provider's reply shape (e.g. no choices)
+                text, prompt_tokens, completion_tokens = None, None, None
+                shape_error = f"unexpected reply shape: {type(exc).__name__}: {exc}"
+            else:
+                shape_error = None
             attempts[-1].prompt_tokens = prompt_tokens
             attempts[-1].completion_tokens = completion_tokens
             try:
+                if shape_error:
+                    raise _InvalidReply(shape_error)
                 data = parse_json_object(text)
                 value = validate(data) if validate else data
             except (_InvalidReply, ValueError) as exc:
