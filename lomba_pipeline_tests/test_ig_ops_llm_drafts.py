@@ -342,3 +342,29 @@ def test_links_in_spec_templates_are_allowed_too(postgres):
     with postgres.connection() as conn:
         apply_spec(conn, spec, actor="test")
     assert validate_draft("Info di bit.ly/LombaKita", username="x", allowed=allowed_links(spec))
+
+
+def test_a_dm_nothing_answers_is_recorded_once_and_launches_no_more_runs(
+    fake, fake_ai, postgres, local_store, tmp_path, monkeypatch, settings
+):
+    """No rule, no default reply, no drafts: the unread DM is marked skipped, so the sensor does
+    not launch a run for it every minute."""
+    world = make_world(fake, fake_ai, postgres, local_store, tmp_path, monkeypatch, settings,
+                       llm_drafts=False)
+    world.dm("ig_001", "Halo, boleh tanya sesuatu?")
+    ig_ops = world.resources(wib("2026-11-20 09:00"))["ig_ops"]
+    with world.postgres.connection() as conn:
+        account = get_account(conn, "ig_001")
+
+    def work(now):
+        return lanes.has_work(
+            world.postgres, lambda a: lanes.open_gateway(world.postgres, ig_ops, a), account, now
+        )
+
+    assert work(wib("2026-11-20 09:00")) == "unread DMs"
+    assert world.run_reply("ig_001", wib("2026-11-20 09:00")).success
+    assert world.sql("SELECT kind, status FROM ig_actions") == [("dm_reply", "skipped")]
+    assert work(wib("2026-11-20 09:01")) is None
+    assert world.run_reply("ig_001", wib("2026-11-20 09:01")).success
+    assert world.sql("SELECT count(*) FROM ig_actions") == [(1,)]
+    assert world.sql("SELECT count(*) FROM events WHERE kind = 'ig.action_skipped'") == [(1,)]

@@ -243,6 +243,9 @@ def plan_replies(
             revisit = True
             return 0
         if composed is None:
+            with postgres.connection() as conn:
+                store.record_no_reply(conn, key=key, account_id=account_id, kind=kind,
+                                      target=target, now=now, spec_version=version)
             return 0
         with postgres.connection() as conn:
             action = store.plan_action(

@@ -56,6 +56,33 @@ def get_action(conn, key: str) -> Action | None:
     return _action(row) if row else None
 
 
+def record_no_reply(
+    conn, *, key: str, account_id: str, kind: str, target: dict, now: datetime,
+    spec_version: int | None = None,
+) -> bool:
+    """Remember an incoming item nothing answers (status ``skipped``), once; True if new.
+
+    The sensor then treats it as handled instead of launching a run for it every minute.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO ig_actions (idempotency_key, account_id, kind, target, text, source,
+                                    status, spec_version, planned_at)
+            VALUES (%s, %s, %s, %s, '', 'rules', 'skipped', %s, %s)
+            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+            """,
+            (key, account_id, kind, json.dumps(target), spec_version, now),
+        )
+        created = cur.fetchone() is not None
+    if created:
+        record_event(
+            conn, actor="pipeline", kind="ig.action_skipped", subject=f"account:{account_id}",
+            data={"key": key, "kind": kind, "reason": "no rule, template or draft answers it"},
+        )
+    return created
+
+
 def plan_action(
     conn,
     *,
