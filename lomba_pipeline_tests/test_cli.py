@@ -3,24 +3,11 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 
-from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
-
-
-def lomba(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "lomba_pipeline.cli", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
+from lomba_pipeline_tests.processes import http_json, lomba, lomba_dev
 
 
 def test_db_migrate_is_idempotent():
@@ -61,55 +48,27 @@ def location_status(port, deadline):
 
 def test_dev_serves_dagster_ui_and_shuts_down_cleanly():
     port, admin_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
-        cwd=PROJECT_ROOT, env={**os.environ, "LOMBA_ADMIN_PORT": str(admin_port)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        info = None
-        deadline = time.time() + 150
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as r:
-                    info = json.load(r)
-                    break
-            except OSError:
-                time.sleep(1)
-        assert info is not None, (
-            proc.stdout.read().decode(errors="replace")[-3000:]
-            if proc.poll() is not None
-            else "UI never answered"
-        )
-        assert "dagster_webserver_version" in info
+    env = {**os.environ, "LOMBA_ADMIN_PORT": str(admin_port)}
+    with lomba_dev(port, env) as proc:
+        assert "dagster_webserver_version" in http_json(f"http://127.0.0.1:{port}/server_info")
         # the code location loaded in the UI's code server, not just the webserver
-        assert location_status(port, deadline) == "RepositoryLocation"
+        assert location_status(port, time.time() + 120) == "RepositoryLocation"
         # the admin panel runs next to the UI
         admin_health = None
         deadline = time.time() + 60
         while time.time() < deadline and admin_health is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/health", timeout=2) as r:
-                    admin_health = json.load(r)
+                admin_health = http_json(f"http://127.0.0.1:{admin_port}/health")
             except OSError:
                 time.sleep(0.5)
         assert admin_health == {"status": "ok"}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-        # nothing keeps listening after shutdown
+    # nothing keeps listening after shutdown
+    for url in (f"http://127.0.0.1:{port}/server_info", f"http://127.0.0.1:{admin_port}/health"):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+            http_json(url)
             still_up = True
         except OSError:
             still_up = False
-        assert not still_up
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/health", timeout=2)
-            admin_up = True
-        except OSError:
-            admin_up = False
-        assert not admin_up
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        assert not still_up, url

@@ -3,9 +3,6 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -13,8 +10,8 @@ import pytest
 
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite, now_utc
-from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
+from lomba_pipeline_tests.processes import launch_chromium, lomba_dev
 
 WINDOWS = ["2026-11-02-00:00", "2026-11-02-06:00"]
 
@@ -113,15 +110,7 @@ instagram:
 """
         )
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, "LOMBA_SOURCES_FILE": str(sources)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
+        with lomba_dev(port, {**os.environ, "LOMBA_SOURCES_FILE": str(sources)}) as proc:
             wait_for_ui(proc, port)
             launched = graphql(
                 port,
@@ -159,31 +148,13 @@ instagram:
             assert site.requests.count("GET /events") == 2
 
             check_lineage_in_browser(port)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
 
 
 def check_lineage_in_browser(port: int) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             # the lineage view of the "scrape" group (poster_images shows as its downstream link)

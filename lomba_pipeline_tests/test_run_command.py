@@ -7,7 +7,7 @@ import pytest
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite, now_utc
 from lomba_pipeline_tests.conftest import free_port
-from lomba_pipeline_tests.test_cli import lomba
+from lomba_pipeline_tests.processes import lomba
 
 
 def summary_row(stdout: str, source: str) -> list[str]:

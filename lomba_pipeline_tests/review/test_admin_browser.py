@@ -5,20 +5,17 @@ from datetime import date
 
 import pytest
 
+from lomba_pipeline_tests.processes import launch_chromium
 from lomba_pipeline_tests.review.conftest import CHANNEL, PASSWORD, insert_record, poster_bytes
 
 pytestmark = pytest.mark.timeout(180)
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

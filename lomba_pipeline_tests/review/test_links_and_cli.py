@@ -13,6 +13,7 @@ from lomba_pipeline.catalog.ingestion.links import InvalidLink, canonical_link, 
 from lomba_pipeline.partitions import link_partition_key
 from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
+from lomba_pipeline_tests.processes import lomba
 from lomba_pipeline_tests.review.conftest import insert_record, poster_bytes
 
 pytestmark = pytest.mark.timeout(120)
@@ -54,13 +55,6 @@ def test_submitting_the_same_post_twice_keeps_one_row(postgres):
             "canonical_url": "https://www.instagram.com/p/DSlsNe5E5iO/",
             "partition_key": first.partition_key, "submitted_by": "rina", "status": "new",
         }]
-
-
-def lomba(*args, stdin=None, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "lomba_pipeline.cli", *args], cwd=PROJECT_ROOT, input=stdin,
-        capture_output=True, text=True, timeout=90, env=env or os.environ.copy(),
-    )
 
 
 def test_create_user_reads_password_from_stdin_and_stores_argon2(postgres):

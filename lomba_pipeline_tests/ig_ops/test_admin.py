@@ -9,8 +9,7 @@ import pytest
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.store import list_pending_approvals
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import SPEC_FILE, build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
 from lomba_pipeline_tests.review.conftest import (  # noqa: F401  (fixtures)
     PASSWORD,
     admin_port,
@@ -36,12 +35,6 @@ class EchoDrafter:
 
     def draft(self, *, kind, incoming, username):
         return f"Halo @{username}, soal '{incoming}' kami cek dulu ya."
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture

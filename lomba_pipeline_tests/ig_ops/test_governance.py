@@ -7,16 +7,9 @@ from lomba_pipeline.cli import main
 from lomba_pipeline.ig_ops.compose import compose
 from lomba_pipeline.ig_ops.spec import LaneSpec, ReplyRule
 from lomba_pipeline.settings import get_settings
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import SPEC_FILE, build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture

@@ -12,16 +12,9 @@ import time
 import pytest
 
 from lomba_pipeline.ig_ops.store import list_pending_approvals
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import build_world, run_in_child, uid, wib
+from lomba_pipeline_tests.ig_ops.world import build_world, run_in_child, uid, wib
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture

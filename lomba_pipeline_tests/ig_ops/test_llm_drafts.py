@@ -17,8 +17,7 @@ from lomba_pipeline.ig_ops.llm_drafter import (
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
 from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline_tests.fakes.ai_providers import FakeAiProviders
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import SPEC_FILE, build_world, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, wib
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,12 +52,6 @@ def fake_ai(zhipu):
     zhipu._queues["zhipu"].clear()
     zhipu.zhipu_reply = lambda text: "Halo! Info lengkapnya ada di caption ya."
     return zhipu
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 def make_world(fake, fake_ai, postgres, local_store, tmp_path, monkeypatch, settings, **spec):

@@ -7,16 +7,9 @@ from PIL import Image
 
 from lomba_pipeline.ig_ops.content import ContentError, load_item, next_item
 from lomba_pipeline.ig_ops.store import decide_approval, list_pending_approvals
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import build_world, uid, wib
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture

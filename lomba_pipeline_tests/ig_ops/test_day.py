@@ -10,16 +10,9 @@ from lomba_pipeline.ig_ops.report import summary_text
 from lomba_pipeline.ig_ops.reporting import all_accounts_posted, ig_report_job, nightly_ig_report
 from lomba_pipeline.ig_ops.store import cooldown_status, decide_approval, list_pending_approvals
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import SPEC_FILE, WIB, build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, WIB, build_world, uid, wib
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture

@@ -2,16 +2,9 @@
 
 import pytest
 
-from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
-from lomba_pipeline_tests.ig_ops_world import build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import build_world, uid, wib
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def fake():
-    with FakeIgOps() as f:
-        yield f
 
 
 @pytest.fixture
