@@ -13,16 +13,25 @@ CREATE TABLE duplicate_keys (
     title_key         text    NOT NULL DEFAULT '',   -- stop-word-free normalised title
     description_hash  text,                          -- of the normalised description, when long enough
     links             text[]  NOT NULL DEFAULT '{}', -- normalised canonical + registration URLs
-    phash_bits        bigint,                        -- the poster's 64-bit phash
-    phash_chunks      integer[] NOT NULL DEFAULT '{}' -- its four 16-bit chunks, tagged by position
+    phash_bits        bigint,                        -- the poster's 64-bit phash, and its
+    phash_chunk0      integer,                       -- four 16-bit chunks (low bits first)
+    phash_chunk1      integer,
+    phash_chunk2      integer,
+    phash_chunk3      integer
 );
 CREATE INDEX duplicate_keys_stale_idx ON duplicate_keys (competition_id) WHERE stale;
 CREATE INDEX duplicate_keys_end_date_idx ON duplicate_keys (end_date) INCLUDE (title_key);
 CREATE INDEX duplicate_keys_title_trgm_idx ON duplicate_keys USING gin (title_key gin_trgm_ops);
+-- Records without a deadline, searched from a dated record: a much smaller index.
+CREATE INDEX duplicate_keys_undated_title_trgm_idx ON duplicate_keys
+    USING gin (title_key gin_trgm_ops) WHERE end_date IS NULL;
 CREATE INDEX duplicate_keys_description_idx ON duplicate_keys (description_hash)
     WHERE description_hash IS NOT NULL;
 CREATE INDEX duplicate_keys_links_idx ON duplicate_keys USING gin (links);
-CREATE INDEX duplicate_keys_phash_idx ON duplicate_keys USING gin (phash_chunks);
+CREATE INDEX duplicate_keys_phash_chunk0_idx ON duplicate_keys (phash_chunk0);
+CREATE INDEX duplicate_keys_phash_chunk1_idx ON duplicate_keys (phash_chunk1);
+CREATE INDEX duplicate_keys_phash_chunk2_idx ON duplicate_keys (phash_chunk2);
+CREATE INDEX duplicate_keys_phash_chunk3_idx ON duplicate_keys (phash_chunk3);
 CREATE INDEX IF NOT EXISTS competitions_image_idx ON competitions (image_id);
 
 CREATE FUNCTION duplicate_keys_mark_stale() RETURNS trigger LANGUAGE plpgsql AS $$

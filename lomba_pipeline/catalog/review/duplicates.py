@@ -17,9 +17,9 @@ normalisers the rules use; triggers mark a row stale when any writer changes a c
 A refresh narrows with indexes that never drop a pair the rules would keep, then applies the
 rules to the few records found:
 - links: array overlap (GIN); description: equal hash; same poster image: ``image_id``;
-- poster phash within ``POSTER_MAX_DISTANCE``: four 16-bit chunks (GIN) — by pigeonhole a pair
-  that close differs in at most one bit of some chunk, so the chunks and their one-bit flips
-  are probed, and the exact distance is checked in SQL;
+- poster phash within ``POSTER_MAX_DISTANCE``: four 16-bit chunks (B-tree each) — by pigeonhole
+  a pair that close differs in at most one bit of some chunk, so each chunk and its one-bit
+  flips are probed, and the exact distance is checked in SQL;
 - titles with both deadlines: every record in the ±4-day window (B-tree), scored by rapidfuzz;
 - titles without both deadlines (score ≥ 95): pg_trgm similarity ≥ a floor derived from the
   title itself (``trigram_floor``), below which no title can reach that score.
@@ -177,26 +177,21 @@ _CHUNK_BITS = PHASH_BITS // PHASH_CHUNKS
 _CHUNK_FLIPS = POSTER_MAX_DISTANCE // PHASH_CHUNKS
 
 
-def _chunk(phash: int, position: int) -> int:
-    return (phash >> (_CHUNK_BITS * position)) & ((1 << _CHUNK_BITS) - 1)
-
-
 def phash_chunks(phash: int) -> list[int]:
-    """The indexed chunks of a 64-bit phash, tagged by position (chunk 2 never meets chunk 0)."""
-    return [(p << _CHUNK_BITS) | _chunk(phash, p) for p in range(PHASH_CHUNKS)]
+    """The four indexed 16-bit chunks of a 64-bit phash, low bits first."""
+    return [(phash >> (_CHUNK_BITS * p)) & ((1 << _CHUNK_BITS) - 1) for p in range(PHASH_CHUNKS)]
 
 
-def phash_probes(phash: int) -> list[int]:
-    """Chunk values that any phash within ``POSTER_MAX_DISTANCE`` shares with this one."""
+def phash_probes(phash: int) -> list[list[int]]:
+    """Per chunk position, the values any phash within ``POSTER_MAX_DISTANCE`` may hold there;
+    such a phash holds one of them in at least one position."""
     probes = []
-    for p in range(PHASH_CHUNKS):
-        chunk = _chunk(phash, p)
+    for chunk in phash_chunks(phash):
+        values = []
         for flips in range(_CHUNK_FLIPS + 1):
             for bits in combinations(range(_CHUNK_BITS), flips):
-                flipped = chunk
-                for bit in bits:
-                    flipped ^= 1 << bit
-                probes.append((p << _CHUNK_BITS) | flipped)
+                values.append(chunk ^ sum(1 << bit for bit in bits))
+        probes.append(values)
     return probes
 
 
@@ -239,7 +234,7 @@ def _keys_row(f: _Features) -> tuple:
         hashlib.blake2b(f.description.encode(), digest_size=16).hexdigest() if long_enough else None,
         sorted(f.links),
         None if phash is None else _signed64(phash),
-        [] if phash is None else phash_chunks(phash),
+        *(phash_chunks(phash) if phash is not None else [None] * PHASH_CHUNKS),
     )
 
 
@@ -262,13 +257,15 @@ def update_stale_keys(conn) -> int:
                 UPDATE duplicate_keys AS k
                 SET stale = false, end_date = v.end_date, title_key = v.title_key,
                     description_hash = v.description_hash, links = v.links,
-                    phash_bits = v.phash_bits, phash_chunks = v.phash_chunks
+                    phash_bits = v.phash_bits, phash_chunk0 = v.c0, phash_chunk1 = v.c1,
+                    phash_chunk2 = v.c2, phash_chunk3 = v.c3
                 FROM (VALUES %s) AS v (id, end_date, title_key, description_hash, links,
-                                      phash_bits, phash_chunks)
+                                      phash_bits, c0, c1, c2, c3)
                 WHERE k.competition_id = v.id
                 """,
                 rows,
-                template="(%s, %s::date, %s, %s, %s::text[], %s::bigint, %s::integer[])",
+                template="(%s, %s::date, %s, %s, %s::text[], %s::bigint, %s::integer, "
+                         "%s::integer, %s::integer, %s::integer)",
                 page_size=1000,
             )
     return len(rows)
@@ -316,7 +313,7 @@ def _title_matches(cur, target: _Features) -> set[int]:
 
 def _key_matches(cur, target: _Features) -> set[int]:
     """Records sharing a link, the description, the poster or a near-identical phash."""
-    _, _, _, description_hash, links, _, _ = _keys_row(target)
+    _, _, _, description_hash, links, *_ = _keys_row(target)
     parts, params = [], []
     if links:
         parts.append("SELECT competition_id FROM duplicate_keys WHERE links && %s::text[]")
@@ -328,11 +325,12 @@ def _key_matches(cur, target: _Features) -> set[int]:
         parts.append("SELECT id FROM competitions WHERE image_id = %s")
         params.append(target.image_id)
     if target.phash is not None and target.phash < 1 << PHASH_BITS:
+        chunk_match = " OR ".join(f"phash_chunk{p} = ANY(%s)" for p in range(PHASH_CHUNKS))
         parts.append(
-            "SELECT competition_id FROM duplicate_keys WHERE phash_chunks && %s::integer[] "
+            f"SELECT competition_id FROM duplicate_keys WHERE ({chunk_match}) "
             "AND bit_count((phash_bits # %s)::bit(64)) <= %s"
         )
-        params += [phash_probes(target.phash), _signed64(target.phash), POSTER_MAX_DISTANCE]
+        params += [*phash_probes(target.phash), _signed64(target.phash), POSTER_MAX_DISTANCE]
     if not parts:
         return set()
     cur.execute(" UNION ".join(parts), params)
