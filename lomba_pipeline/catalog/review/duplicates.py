@@ -226,6 +226,7 @@ def trigram_floor(key: str, min_score: float) -> float:
 
 def _keys_row(f: _Features) -> tuple:
     long_enough = len(f.description) >= DESCRIPTION_MIN_CHARS
+    # media/images.py stores imagehash's default 64-bit phash; a wider one is not indexed.
     phash = f.phash if f.phash is not None and f.phash < 1 << PHASH_BITS else None
     return (
         f.id,
