@@ -7,6 +7,7 @@ keeps what the other steps found.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -23,7 +24,11 @@ from lomba_pipeline.catalog.extraction.record import (
     json_schema_for_providers,
     record_from_provider_json,
 )
-from lomba_pipeline.catalog.extraction.rules import extract_with_rules
+from lomba_pipeline.catalog.extraction.rules import (
+    capped_hints,
+    extract_with_rules,
+    text_for_extraction,
+)
 from lomba_pipeline.resources.ai import AiProviders, Attempt, ProviderFailed, data_url
 
 MODES = ("rules", "zhipu", "mistral", "gemini", "chain")
@@ -148,6 +153,10 @@ class Extractor:
 
     # -- steps -------------------------------------------------------------------------------
     def extract(self, item: Item) -> Outcome:
+        # every step reads a bounded text; the raw item keeps the full one
+        item = dataclasses.replace(
+            item, caption=text_for_extraction(item.caption), hints=capped_hints(item.hints)
+        )
         attempts: list[Attempt] = []
         errors: list[str] = []
         record = CompetitionRecord()
