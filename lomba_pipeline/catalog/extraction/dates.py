@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import dateparser
 
 from lomba_pipeline.catalog.extraction.segments import (
+    BOUNDARY,
     LABEL_WINDOW,
     label_before,
     segment_after,
@@ -72,7 +73,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
     "registration": (
         "pendaftaran", "registrasi", "registration", "regist", "register", "daftar", "batch",
-        "gelombang", "dibuka", "open", "apply", "periode", "early bird", "presale", "pre-sale",
+        "gelombang", "dibuka", "open", "apply", "early bird", "presale", "pre-sale",
         "wave",
     ),
     "submission": (
@@ -83,7 +84,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "pelaksanaan", "final", "grand final", "preliminary", "penyisihan", "semifinal",
         "semi final", "technical meeting", "pengumuman", "announcement", "waktu", "kapan",
         "tanggal pelaksanaan", "acara", "lomba dilaksanakan", "dilaksanakan", "when",
-        "penilaian", "penjurian", "seleksi", "judging", "kualifikasi", "awarding", "webinar",
+        "penilaian", "penjurian", "judging", "kualifikasi", "awarding", "webinar",
         "seminar", "save the date", "d-day", "hari h", "babak", "presentasi", "presentation",
         "pitching", "day 1", "day 2", "tm",
     ),
@@ -228,7 +229,7 @@ def find_date_mentions(text: str, posted_at: dt.date | None = None) -> list[Date
 def _same_list(text: str, previous: DateMention, position: int) -> bool:
     """Is ``position`` in the same segment as the previous mention, close after it?"""
     gap = text[previous.span[1]:position]
-    return len(gap) <= LABEL_WINDOW and not re.search(r"\n\s*\n", gap)
+    return len(gap) <= LABEL_WINDOW and BOUNDARY.search(gap) is None
 
 
 def kind_of_label(label: str) -> str:

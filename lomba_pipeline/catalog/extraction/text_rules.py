@@ -25,7 +25,8 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", html.unescape(text))  # "&nbsp;" from scraped captions
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b]", "", text)  # control chars, zero-width
+    # control chars, zero-width and invisible separators ("info\u2063lomba" is one word)
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u200c\u2060-\u2064\ufeff]", "", text)
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"\*+", "", text)
     text = text.replace("\r\n", "\n")
@@ -249,11 +250,12 @@ _GUIDE = re.compile(
 )
 _NOT_REGISTRATION = re.compile(
     r"tutorial|grup|group|saluran|channel|\bbot\b|twibbon|template|instagram|chat\.whatsapp|"
-    r"wa\.me|t\.me/|youtube|tiktok|submit|submission|pengumpulan|unggah karya",
+    r"wa\.me|t\.me/|line\.me/|youtube|tiktok|submit|submission|pengumpulan|unggah karya",
     re.IGNORECASE,
 )
 _REGISTRATION = re.compile(
-    r"daftar|pendaftaran|registrasi|registration|register|regist|apply|form(?:ulir)?\b",
+    r"\b(?:daftar|mendaftar|pendaftaran|registrasi|registration|register|regist\w*|apply|"
+    r"form|formulir)",
     re.IGNORECASE,
 )
 # a link hub holds every link of the event (the form among them); it is never "the guidebook"
@@ -291,8 +293,9 @@ def find_links(text: str) -> tuple[str | None, str | None]:
             if _GUIDE.search(url) and not re.search(r"twibbon|template", label + url, re.I):
                 guide = guide or url
             continue
+        # a guidebook is a document: a site's bare home page is never one
         guide_like = bool(_GUIDE.search(url)) or (
-            bool(_GUIDE.search(label)) and not _LINK_HUB.match(url)
+            bool(_GUIDE.search(label)) and not _is_home_page(url)
         )
         if _REGISTRATION.search(label) and not _GUIDE.search(url):
             registration = registration or url  # a registration label wins over a guide beside it
@@ -302,6 +305,8 @@ def find_links(text: str) -> tuple[str | None, str | None]:
             fallbacks.append(url)
     # unlabelled links: a page over a bare home page
     fallback = next((u for u in fallbacks if not _is_home_page(u)), fallbacks[0] if fallbacks else None)
+    if not (registration or fallback) and guide and _LINK_HUB.match(guide):
+        fallback = guide  # "booklet dan formulir di linktree berikut": the hub holds the form
     return registration or fallback, guide
 
 
@@ -346,68 +351,79 @@ def find_location(text: str, hint: str | None = None) -> tuple[str | None, bool 
 
 
 # -- is it a competition? ----------------------------------------------------------------------
-# signal -> weight; a signal counts once per place, three times as much in the title/first sentence
-_COMPETITION_SIGNALS: dict[str, int] = {
-    r"lomba|perlombaan|kompetisi|competitions?|contests?|olimpiade|olympiad|olympiade|sayembara|"
-    r"hackathon|championship|tournament|turnamen|kejuaraan|pertandingan|call for papers?|"
-    r"olimpiade|cup|challenge": 2,
-    r"juara|pemenang|winners?|hadiah|prizes?|prize ?pool|karya|medali|trofi|trophy": 1,
-}
-_NOT_COMPETITION_SIGNALS: dict[str, int] = {
-    r"giveaway|give away|webinar|seminar|workshop|pelatihan|training|bootcamp|beasiswa|"
-    r"kelas (?:online|offline|gratis|intensif|persiapan)|open class|online class|"
-    r"scholarship|lowongan|loker|magang|internship|kongres|congress|kunjungan|campus visit|"
-    r"open recruitment|oprec|talkshow|sosialisasi|summit|promo|diskon|discount|kalender|calendar|"
-    r"libur|liburan|tanggal merah|cuti bersama|lkmm|tryout|try out|donasi|volunteer|relawan|"
-    r"expo|pameran|konser|concert": 2,
-}
-_SIGNAL_RES = [
-    (re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), weight)
-    for pattern, weight in _COMPETITION_SIGNALS.items()
-] + [
-    (re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), -weight)
-    for pattern, weight in _NOT_COMPETITION_SIGNALS.items()
+# (pattern, weight): one concept each, counted once per place (the title counts three times).
+# Competition words count for; other kinds of event (in any language) count against.
+_SIGNALS: list[tuple[str, int]] = [
+    (r"lomba|perlombaan|kompetisi|competitions?|contests?|sayembara|hackathon|championship|"
+     r"tournament|turnamen|kejuaraan|pertandingan|call for papers?|cup|challenge", 2),
+    (r"olimpiade|olympiad|olympiade", 2),
+    (r"juara|pemenang|winners?|finalis", 1),
+    (r"hadiah|prizes?|prize ?pool|medali|trofi|trophy|uang pembinaan", 1),
+    (r"karya|submission", 1),
+    (r"giveaway|give away|promo|diskon|discount", -1),
+    (r"webinar|seminar|workshop|talkshow|sosialisasi|summit|expo|pameran|konser|concert", -1),
+    (r"pelatihan|training|bootcamp|course|kursus|bimbingan|bimbel|mentoring|belajar bareng|"
+     r"kelas (?:online|offline|gratis|intensif|persiapan)|open class|online class|lkmm|"
+     r"tryout|try out", -1),
+    (r"beasiswa|scholarship|lowongan|loker|magang|internship|open recruitment|oprec|"
+     r"volunteer|relawan", -1),
+    (r"kongres|congress|kunjungan|campus visit|campus tour|donasi", -1),
+    (r"kalender|calendar|libur|liburan|tanggal merah|cuti bersama", -1),
 ]
+_SIGNAL_RES = [(re.compile(rf"\b(?:{p})\b", re.IGNORECASE), w) for p, w in _SIGNALS]
 _COMPETITION = re.compile(
     r"\b(?:lomba|perlombaan|kompetisi|competition|competitions|contest|olimpiade|olympiad|"
     r"olympiade|hackathon|cup|championship|challenge|tournament|turnamen|sayembara|"
     r"juara|kejuaraan|pertandingan)\b",
     re.IGNORECASE,
-)
-HEAD_WEIGHT = 3
-HEAD_CHARS = 160  # the title and the first sentence of a flattened caption
+)  # words that make a line a title
+TITLE_WEIGHT = 3
 _MIN_WORDS_FOR_NO = 25  # a real announcement this long with no competition word is not one
 
 
-def competition_score(text: str, title: str | None = None) -> tuple[int, list[str]]:
-    """(score, deciding signals): competition words count for, other kinds of event against,
-    each distinct word once in the head (weighted) and once in the rest."""
+def _title_of(body: str, title: str | None) -> str:
+    """The title, or the first segment with words (flattened captions have no first line)."""
+    if title:
+        return title
+    for part in BOUNDARY.split(body[:300]):
+        if re.search(r"[A-Za-z]{3}", part):
+            return part
+    return ""
+
+
+def competition_score(text: str, title: str | None = None) -> tuple[int, list[str], bool]:
+    """(score, signals, title names another kind of event and no competition)."""
     body = without_hashtags(text)
-    first = BOUNDARY.split(body.strip(), maxsplit=1)[0] if body.strip() else ""
-    head = (title or "") + "\n" + first[:HEAD_CHARS] + "\n" + body.strip()[:HEAD_CHARS]
-    places = [("judul", head, HEAD_WEIGHT), ("teks", body, 1)]
+    head = _title_of(body.strip(), title)
     score, signals = 0, []
-    for place, part, factor in places:
+    title_for = title_against = False
+    for place, part, factor in (("judul", head, TITLE_WEIGHT), ("teks", body, 1)):
         for pattern, weight in _SIGNAL_RES:
-            words = {m.group().lower() for m in pattern.finditer(part)}
-            for word in sorted(words):
+            m = pattern.search(part)
+            if m:
                 score += weight * factor
-                signals.append(f"{'+' if weight > 0 else '-'}{word}@{place}")
-    return score, signals
+                signals.append(f"{'+' if weight > 0 else '-'}{m.group().lower()}@{place}")
+                if place == "judul":  # only a strong word makes the title a competition's
+                    title_for = title_for or weight > 1
+                    title_against = title_against or weight < 0
+    return score, signals, title_against and not title_for
 
 
 def is_competition_with_reasons(text: str, title: str | None = None) -> tuple[bool | None, str]:
-    """(is it a competition, why): ``False`` when the signals are against it, or when a long
-    announcement never names a competition; ``None`` only when there is too little to tell."""
-    score, signals = competition_score(text, title)
-    has_for = any(s.startswith("+") for s in signals)
-    if score > 0 and has_for:
-        return True, f"skor {score}: " + ", ".join(signals[:12])
+    """(is it a competition, why): ``False`` when the title names another kind of event (a
+    giveaway, a training) or the signals weigh against it, or when a long announcement never
+    names a competition; ``None`` only when the evidence is even or too thin."""
+    score, signals, title_against = competition_score(text, title)
+    why = f"skor {score}: " + ", ".join(signals)
+    if title_against:
+        return False, "judul bukan lomba; " + why
+    if score > 0 and any(s.startswith("+") for s in signals):
+        return True, why
     if score < 0:
-        return False, f"skor {score}: " + ", ".join(signals[:12])
+        return False, why
     if not signals and len(without_hashtags(text).split()) >= _MIN_WORDS_FOR_NO:
         return False, "tidak ada kata lomba/kompetisi"
-    return None, "teks terlalu sedikit"
+    return None, why if signals else "teks terlalu sedikit"
 
 
 def is_competition(text: str, title: str | None = None) -> bool | None:
