@@ -34,11 +34,14 @@ CHUNK = (
     "mahasiswa aktif. CP: 0812-3456-7890 (Rani) Technical meeting 14 Februari 2026 "
     "info lengkap di www.contoh-lomba.id/poster dan instagram.com/contohlomba "
 )
+# the worst case of the old label search: links, dates and amounts with no label word at all
+LINKS_ONLY = "lihat juga https://contoh.id/a/b?c=1 atau foto 12 Mei dan www.example.com/x 35k "
+SHAPES = {"announcement": CHUNK, "links only": LINKS_ONLY}
 SIZES = [10_000, 100_000, 1_000_000]
 
 
-def caption_of(size: int) -> str:
-    return (CHUNK * (size // len(CHUNK) + 1))[:size]
+def caption_of(size: int, chunk: str = CHUNK) -> str:
+    return (chunk * (size // len(chunk) + 1))[:size]
 
 
 def timed(fn) -> float:
@@ -50,13 +53,15 @@ def timed(fn) -> float:
 def main() -> None:
     posted = dt.date(2026, 1, 5)
     print(f"extraction text limit: {EXTRACTION_TEXT_LIMIT} characters")
-    print(f"{'size':>9}  {'rules on full text':>19}  {'ms per KB':>9}  {'pipeline (capped)':>17}")
-    for size in SIZES:
-        caption = caption_of(size)
-        full = timed(lambda c=caption: extract_with_rules(c, posted))
-        capped = timed(lambda c=caption: extract_with_rules(text_for_extraction(c), posted))
-        print(f"{size // 1000:>6} KB  {full:>17.3f} s  {full * 1000 / (size / 1000):>9.3f}  "
-              f"{capped:>15.3f} s")
+    print(f"{'shape':<13} {'size':>9}  {'rules on full text':>19}  {'ms per KB':>9}  "
+          f"{'pipeline (capped)':>17}")
+    for shape, chunk in SHAPES.items():
+        for size in SIZES:
+            caption = caption_of(size, chunk)
+            full = timed(lambda c=caption: extract_with_rules(c, posted))
+            capped = timed(lambda c=caption: extract_with_rules(text_for_extraction(c), posted))
+            print(f"{shape:<13} {size // 1000:>6} KB  {full:>17.3f} s  "
+                  f"{full * 1000 / (size / 1000):>9.3f}  {capped:>15.3f} s")
 
 
 if __name__ == "__main__":

@@ -177,10 +177,13 @@ def _parse_with_dateparser(fragment: str, posted_at: dt.date | None) -> dt.date 
 def _spans(text: str, posted_at: dt.date | None) -> list[tuple[int, int, dt.date, dt.date, bool]]:
     """Every date or range as (start, end, first day, last day, is_range), in reading order."""
     found: list[tuple[int, int, dt.date, dt.date, bool]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a date was read: overlap checks cost a span's length
 
     def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+        return not any(taken[a:b])
+
+    def take(a: int, b: int) -> None:
+        taken[a:b] = b"\x01" * (b - a)
 
     for pattern in (RANGE, RANGE_MONTH_FIRST):
         for m in pattern.finditer(text):
@@ -189,7 +192,7 @@ def _spans(text: str, posted_at: dt.date | None) -> list[tuple[int, int, dt.date
             dates = _range_dates(m, posted_at)
             if dates:
                 found.append((m.start(), m.end(), dates[0], dates[1], True))
-                taken.append(m.span())
+                take(*m.span())
     for m in SINGLE.finditer(text):
         if not free(*m.span()):
             continue
@@ -197,7 +200,7 @@ def _spans(text: str, posted_at: dt.date | None) -> list[tuple[int, int, dt.date
         date = _make(int(m["y"]), mo, d) if m["y"] else infer_year(mo, d, posted_at)
         if date:
             found.append((m.start(), m.end(), date, date, False))
-            taken.append(m.span())
+            take(*m.span())
     for pattern in (MONTH_FIRST, NUMERIC):
         for m in pattern.finditer(text):
             if not free(*m.span()):
@@ -205,7 +208,7 @@ def _spans(text: str, posted_at: dt.date | None) -> list[tuple[int, int, dt.date
             date = _parse_with_dateparser(m.group(), posted_at)
             if date:
                 found.append((m.start(), m.end(), date, date, False))
-                taken.append(m.span())
+                take(*m.span())
     found.sort()
     return found
 
