@@ -263,7 +263,7 @@ def classify_at(
 
 def first_range(text: str, posted_at: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
     """The first date range in ``text`` (e.g. one fee wave's period)."""
-    for start, end, first, last, is_range in _spans(text, posted_at):
+    for _start, _end, first, last, is_range in _spans(text, posted_at):
         if is_range:
             return first, last
     return None

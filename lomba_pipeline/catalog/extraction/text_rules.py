@@ -392,26 +392,28 @@ def _title_of(body: str, title: str | None) -> str:
 
 
 def competition_score(text: str, title: str | None = None) -> tuple[int, list[str], bool]:
-    """(score, signals, title names another kind of event and no competition)."""
+    """(score, signals, the title names another kind of event first).
+
+    The title's first kind word is what the post is ("Bimbingan persiapan olimpiade" is a
+    coaching class, "Lomba mewarnai liburan sekolah" a competition)."""
     body = without_hashtags(text)
     head = _title_of(body.strip(), title)
     score, signals = 0, []
-    title_for = title_against = False
+    first_kind: tuple[int, int] | None = None  # (position, weight) of the title's first kind word
     for place, part, factor in (("judul", head, TITLE_WEIGHT), ("teks", body, 1)):
         for pattern, weight in _SIGNAL_RES:
             m = pattern.search(part)
             if m:
                 score += weight * factor
                 signals.append(f"{'+' if weight > 0 else '-'}{m.group().lower()}@{place}")
-                if place == "judul":  # only a strong word makes the title a competition's
-                    title_for = title_for or weight > 1
-                    title_against = title_against or weight < 0
-    return score, signals, title_against and not title_for
+                if place == "judul" and weight != 1 and (first_kind is None or m.start() < first_kind[0]):
+                    first_kind = (m.start(), weight)
+    return score, signals, first_kind is not None and first_kind[1] < 0
 
 
 def is_competition_with_reasons(text: str, title: str | None = None) -> tuple[bool | None, str]:
-    """(is it a competition, why): ``False`` when the title names another kind of event (a
-    giveaway, a training) or the signals weigh against it, or when a long announcement never
+    """(is it a competition, why): ``False`` when the title names another kind of event first
+    (a giveaway, a training) or the signals weigh against it, or when a long announcement never
     names a competition; ``None`` only when the evidence is even or too thin."""
     score, signals, title_against = competition_score(text, title)
     why = f"skor {score}: " + ", ".join(signals)
