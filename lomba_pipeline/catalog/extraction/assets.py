@@ -34,7 +34,9 @@ def extracted_fields(
     ai: AiResource,
 ) -> dg.MaterializeResult:
     extractor = build_extractor(ai.config(), ai.extraction_provider, object_store, ai.image_transfer)
-    summary = run_extraction(postgres, extractor, workers=ai.concurrency, log=context.log)
+    summary = run_extraction(
+        postgres, extractor, workers=ai.concurrency, log=context.log, policy=ai.retry_policy()
+    )
     context.log.info(summary.line())
     return dg.MaterializeResult(metadata=summary.metadata())
 

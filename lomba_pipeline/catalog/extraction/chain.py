@@ -177,6 +177,7 @@ class Extractor:
         )
         if wants_poster and item.poster is not None:
             self._poster_step(item, record, attempts, errors)
+        self.providers.price(attempts)  # estimated cost per call, for the ledger
         return Outcome(record, attempts, errors, mismatches)
 
     def _rules(self, item: Item, attempts: list[Attempt]) -> CompetitionRecord:
