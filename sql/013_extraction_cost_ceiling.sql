@@ -7,5 +7,5 @@ ALTER TABLE raw_items
 
 ALTER TABLE extraction_attempts
     ADD COLUMN ocr_pages  integer,          -- pages billed by an OCR provider (Mistral)
-    ADD COLUMN cost_usd   numeric(12, 6);   -- estimated from the settings' price table
+    ADD COLUMN cost_usd   numeric(16, 9);   -- estimated from the settings' price table
 
