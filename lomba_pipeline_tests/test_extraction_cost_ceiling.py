@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from lomba_pipeline.catalog.extraction.chain import Item
+from lomba_pipeline.catalog.extraction.rules import EXTRACTION_TEXT_LIMIT
 from lomba_pipeline.catalog.extraction.runner import build_extractor, run_extraction
 from lomba_pipeline.catalog.extraction.store import ai_cost_per_day
 from lomba_pipeline.resources.ai import (
@@ -223,3 +225,18 @@ def test_attempts_ledger_totals_equal_the_calls_the_fake_providers_counted(
         per_day = ai_cost_per_day(conn)
     assert {r["provider"]: r["calls"] for r in per_day} == {p: r["n"] for p, r in ledger.items()}
     assert sum(r["cost_usd"] for r in per_day) == pytest.approx(expected_cost)
+
+
+# -- bounded work per item ---------------------------------------------------------------------
+def test_a_huge_caption_is_sent_and_read_capped(fresh):
+    caption = "LOMBA ESAI 2027. Pendaftaran: 1 - 20 Maret 2027. " + "kata " * 200_000  # ~1 MB
+    hints = {"description": "deskripsi " * 100_000}
+    extractor = build_extractor(config_for(fresh), "zhipu")
+    outcome = extractor.extract(Item(raw_item_id=None, caption=caption, hints=hints,
+                                     posted_at=dt.date(2027, 2, 20)))
+    sent = fresh.calls_to("/chat/completions")[0].json()["messages"][1]["content"]
+    # the caption and each hint at most the cap, plus the few header lines around them
+    assert len(sent) <= 2 * EXTRACTION_TEXT_LIMIT + 200
+    assert [(a.provider, a.outcome) for a in outcome.attempts] == [("zhipu", "ok"), ("rules", "ok")]
+    # the rules read the same capped caption: they found its registration period
+    assert outcome.mismatches["end_date"] == ("2025-01-20", "2027-03-20")

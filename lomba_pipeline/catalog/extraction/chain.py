@@ -255,7 +255,7 @@ class Extractor:
                 record.fill_empty_fields(record_from_provider_json(reply.data, "mistral"), "mistral")
             except ValueError:
                 pass  # a malformed annotation: the markdown below still counts
-        from_text = extract_with_rules(reply.text, item.posted_at)
+        from_text = extract_with_rules(text_for_extraction(reply.text), item.posted_at)
         from_text.extracted_from = {name: "mistral" for name in from_text.extracted_from}
         record.fill_empty_fields(from_text, "mistral")
 
