@@ -44,6 +44,30 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _env_floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers, got {raw!r}") from None
+
+
+def _env_prices(name: str) -> dict[str, float]:
+    raw = _env(name)
+    if raw is None:
+        return {}
+    import json
+
+    try:
+        value = json.loads(raw)
+        return {str(k): float(v) for k, v in value.items()}
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"{name} must be a JSON object of prices, e.g. "
+                         '{"gemini_input_per_mtok": 0.3}') from None
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = _env(name)
     if raw is None:
@@ -90,6 +114,11 @@ class Settings:
     ai_concurrency: int = 4
     ai_requests_per_minute: int = 60
     ai_image_transfer: str = "auto"  # url | data | auto (data URL unless the poster URL is public)
+    # cost ceiling: extraction passes per raw item, hours to wait after each unfinished pass,
+    # and the price table (USD) overriding resources.ai.DEFAULT_PRICES for the cost ledger
+    extraction_max_attempts: int = 3
+    extraction_retry_delays_hours: tuple[float, ...] = (0.0, 24.0, 72.0)
+    ai_prices: dict[str, float] = field(default_factory=dict)
     waha_url: str | None = None
     waha_api_key: str | None = field(repr=False, default=None)
     waha_session: str = "default"
@@ -223,6 +252,11 @@ def load_settings() -> Settings:
         ai_concurrency=_env_int("LOMBA_AI_CONCURRENCY", 4),
         ai_requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", 60),
         ai_image_transfer=_env("LOMBA_AI_IMAGE_TRANSFER", "auto").lower(),
+        extraction_max_attempts=_env_int("LOMBA_EXTRACTION_MAX_ATTEMPTS", 3),
+        extraction_retry_delays_hours=_env_floats(
+            "LOMBA_EXTRACTION_RETRY_DELAYS_HOURS", (0.0, 24.0, 72.0)
+        ),
+        ai_prices=_env_prices("LOMBA_AI_PRICES"),
         waha_url=_env("LOMBA_WAHA_URL"),
         waha_api_key=_env("LOMBA_WAHA_API_KEY"),
         waha_session=_env("LOMBA_WAHA_SESSION", "default"),

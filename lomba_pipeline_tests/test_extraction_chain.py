@@ -302,6 +302,8 @@ def test_assets_report_metadata_and_the_check_flags_impossible_records(
     assert "| zhipu | 2 | 0 |" in meta["summary"].value
     catalog = result.asset_materializations_for_node("competitions")[0].metadata
     assert catalog["records"].value == 2 and catalog["status/partial"].value == 2
+    # the cost ledger per day and provider: 2 calls, 300 tokens, no OCR page, GLM-4-Flash is free
+    assert "| zhipu | 2 | 0 | 300 | 0 | 0.0000 |" in catalog["ai_cost_per_day"].value
     check = result.get_asset_check_evaluations()[0]
     assert check.passed
 

@@ -3,7 +3,6 @@ checked by hand: the 84 infolomba date strings, the 14 infolomba records, the 12
 
 import datetime as dt
 import json
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -273,8 +272,10 @@ CAPTIONS = {
         is_competition=True, end_date="2026-01-26", registration_url=None, is_abroad=True,
         category="Teknologi & IT",
     ),
-    "DSjHghik94S": dict(  # Global Game Jam Solo: an event, no competition word
-        is_competition=None, event_start_date="2026-01-30", end_date=None,
+    # Global Game Jam Solo: a long announcement that never names a competition (the jam has no
+    # winners) is not one: false, not null, so it does not reach the catalog as a lomba
+    "DSjHghik94S": dict(
+        is_competition=False, event_start_date="2026-01-30", end_date=None,
         location="Solo Techno Park", is_abroad=False, registration_url="https://tinyurl.com/sologgj",
     ),
 }
@@ -360,11 +361,10 @@ def test_guidebook_link_is_not_the_registration_link():
 
 
 def test_hostile_caption_does_not_break_the_rules():
+    # speed is bench/rules_scaling.py's job; here: no crash, no invented date
     caption = ("\u0000" * 10 + "𝐋𝐎𝐌𝐁𝐀 " * 5000 + "<script>alert(1)</script>\n" * 100
                + "99999999999999999999 Jan 2026 - 45 Feb 2026")
-    started = time.monotonic()
     record = extract_with_rules(caption, dt.date(2026, 1, 1))
-    assert time.monotonic() - started < 2  # no quadratic regex on a 30 000-char line
     assert record.title and record.title.startswith("LOMBA")
     assert record.end_date is None
 

@@ -11,6 +11,8 @@ to ``extraction_attempts``). A reply that is not the JSON asked for is retried o
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import email.utils
 import json
 import re
 import threading
@@ -34,6 +36,28 @@ class Attempt:
     error: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    pages: int | None = None  # OCR pages billed (Mistral)
+    cost_usd: float | None = None  # estimated from the price table
+
+
+# Estimated list prices in USD (per million tokens; Mistral OCR per 1000 pages). Overridden by
+# the settings' price table (LOMBA_AI_PRICES); only an estimate for the cost ledger.
+DEFAULT_PRICES: dict[str, float] = {
+    "zhipu_input_per_mtok": 0.0,  # glm-4-flash is free of charge
+    "zhipu_output_per_mtok": 0.0,
+    "gemini_input_per_mtok": 0.30,
+    "gemini_output_per_mtok": 2.50,
+    "mistral_per_1000_pages": 1.0,
+}
+
+
+def estimate_cost(attempt: Attempt, prices: dict[str, float]) -> float:
+    """The estimated USD cost of one HTTP attempt (0 for one that used nothing)."""
+    if attempt.provider == "mistral":
+        return (attempt.pages or 0) * prices.get("mistral_per_1000_pages", 0.0) / 1000
+    per_in = prices.get(f"{attempt.provider}_input_per_mtok", 0.0)
+    per_out = prices.get(f"{attempt.provider}_output_per_mtok", 0.0)
+    return ((attempt.prompt_tokens or 0) * per_in + (attempt.completion_tokens or 0) * per_out) / 1e6
 
 
 @dataclass
@@ -72,6 +96,24 @@ class AiConfig:
     backoff_max_seconds: float = 30.0
     concurrency: int = 4  # in-flight calls per provider
     requests_per_minute: int = 60  # per provider
+    # a 429's Retry-After is waited for up to this long; a longer one ends the call (the item's
+    # attempt cap and delay take over) instead of holding a worker
+    retry_after_max_seconds: float = 60.0
+    prices: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The cost ceiling per raw item: at most ``max_attempts`` extraction passes; after the
+    n-th unfinished pass the item waits ``delays_hours[n-1]`` (the last delay repeats) before
+    the next, and after the last one it stays ``partial`` for a person in the review queue."""
+
+    max_attempts: int = 3
+    delays_hours: tuple[float, ...] = (0.0, 24.0, 72.0)  # next run, +1 day, +3 days
+
+    def delay_after(self, tries: int) -> dt.timedelta:
+        hours = self.delays_hours[min(max(tries, 1), len(self.delays_hours)) - 1] if self.delays_hours else 0
+        return dt.timedelta(hours=hours)
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -143,6 +185,39 @@ def classify_error(exc: BaseException) -> tuple[str, bool]:
     return "error", False
 
 
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` on an SDK error, in seconds (delta-seconds or an HTTP date
+    read against the response's own ``Date``); None when absent or unreadable.
+
+    zhipuai's ``APIStatusError`` and google-genai's ``APIError`` carry the httpx response as
+    ``response``; mistralai's ``MistralError`` as ``raw_response`` (and ``headers``)."""
+    headers = None
+    for attr in ("response", "raw_response"):
+        response = getattr(exc, attr, None)
+        if response is not None and getattr(response, "headers", None) is not None:
+            headers = response.headers
+            break
+    if headers is None:
+        headers = getattr(exc, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        sent = email.utils.parsedate_to_datetime(headers.get("date") or "")
+    except (TypeError, ValueError):
+        return None
+    if when is None or sent is None:
+        return None
+    return max(0.0, (when - sent) / dt.timedelta(seconds=1))
+
+
 def _describe(exc: BaseException) -> str:
     status = _status_of(exc)
     text = re.sub(r"\s+", " ", str(exc))[:300]
@@ -172,20 +247,36 @@ class GuardedProvider:
     name = ""
     step = ""
 
-    def __init__(self, config: AiConfig):
+    def __init__(self, config: AiConfig, sleep: Callable[[float], None] | None = None):
         self.config = config
         self.limits = CallLimits(config.concurrency, config.requests_per_minute)
+        self.sleep = sleep or time.sleep  # injectable: tests run on a fake clock
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        if not classify_error(exc)[1]:
+            return False
+        after = retry_after_seconds(exc)
+        return after is None or after <= self.config.retry_after_max_seconds
 
     def _attempt(self, call: Callable[[], Any], attempts: list[Attempt]) -> Any:
         """One call with transport retries; every HTTP attempt is recorded."""
         cfg = self.config
+        # exponential with jitter: parallel workers hit by one 429 do not retry in lockstep
+        backoff = wait_exponential_jitter(
+            initial=cfg.backoff_seconds, max=cfg.backoff_max_seconds, jitter=cfg.backoff_seconds
+        )
+
+        def wait(retry_state) -> float:
+            # never sooner than the server's Retry-After
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            after = retry_after_seconds(exc) if exc is not None else None
+            return max(backoff(retry_state), after or 0.0)
+
         retrying = Retrying(
             stop=stop_after_attempt(max(1, cfg.max_attempts)),
-            # exponential with jitter: parallel workers hit by one 429 do not retry in lockstep
-            wait=wait_exponential_jitter(
-                initial=cfg.backoff_seconds, max=cfg.backoff_max_seconds, jitter=cfg.backoff_seconds
-            ),
-            retry=retry_if_exception(lambda exc: classify_error(exc)[1]),
+            wait=wait,
+            retry=retry_if_exception(self._worth_retrying),
+            sleep=self.sleep,
             reraise=True,
         )
         try:
@@ -246,6 +337,12 @@ class GuardedProvider:
         raise AssertionError("unreachable")
 
 
+def _priced(attempts: list[Attempt], prices: dict[str, float]) -> list[Attempt]:
+    for attempt in attempts:
+        attempt.cost_usd = estimate_cost(attempt, prices)
+    return attempts
+
+
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
@@ -254,8 +351,8 @@ def _ms(started: float) -> int:
 class ZhipuText(GuardedProvider):
     name, step = "zhipu", "text"
 
-    def __init__(self, config: AiConfig):
-        super().__init__(config)
+    def __init__(self, config: AiConfig, sleep: Callable[[float], None] | None = None):
+        super().__init__(config, sleep)
         from zhipuai import ZhipuAI
 
         kwargs: dict[str, Any] = {
@@ -335,8 +432,8 @@ def is_placeholder_only(markdown: str) -> bool:
 class MistralOcr(GuardedProvider):
     name, step = "mistral", "ocr"
 
-    def __init__(self, config: AiConfig):
-        super().__init__(config)
+    def __init__(self, config: AiConfig, sleep: Callable[[float], None] | None = None):
+        super().__init__(config, sleep)
         from mistralai.client import Mistral
 
         kwargs: dict[str, Any] = {
@@ -368,6 +465,8 @@ class MistralOcr(GuardedProvider):
             if exc.outcome != "invalid_json":
                 raise
             response = self._attempt(call, attempts)  # a garbled HTTP body: ask once more
+        usage = getattr(response, "usage_info", None)
+        attempts[-1].pages = getattr(usage, "pages_processed", None)  # billed even if empty
         markdown = "\n\n".join(page.markdown or "" for page in (response.pages or []))
         if is_placeholder_only(markdown):
             attempts[-1].outcome = "empty"
@@ -386,8 +485,8 @@ class MistralOcr(GuardedProvider):
 class GeminiVision(GuardedProvider):
     name, step = "gemini", "vision"
 
-    def __init__(self, config: AiConfig):
-        super().__init__(config)
+    def __init__(self, config: AiConfig, sleep: Callable[[float], None] | None = None):
+        super().__init__(config, sleep)
         from google import genai
         from google.genai import types
 
@@ -433,16 +532,29 @@ class AiProviders:
     def names(self) -> list[str]:
         return [p.name for p in (self.zhipu, self.mistral, self.gemini) if p is not None]
 
+    @property
+    def prices(self) -> dict[str, float]:
+        for provider in (self.zhipu, self.mistral, self.gemini):
+            if provider is not None:
+                return provider.config.prices
+        return DEFAULT_PRICES
 
-def build_ai_providers(config: AiConfig, only: str | None = None) -> AiProviders:
+    def price(self, attempts: list[Attempt]) -> list[Attempt]:
+        """Stamp each attempt with its estimated cost."""
+        return _priced(attempts, self.prices)
+
+
+def build_ai_providers(
+    config: AiConfig, only: str | None = None, sleep: Callable[[float], None] | None = None
+) -> AiProviders:
     """The providers that have an API key (``only``: just that one, for the CLI)."""
     providers = AiProviders()
     if config.zhipu_api_key and only in (None, "zhipu"):
-        providers.zhipu = ZhipuText(config)
+        providers.zhipu = ZhipuText(config, sleep)
     if config.mistral_api_key and only in (None, "mistral"):
-        providers.mistral = MistralOcr(config)
+        providers.mistral = MistralOcr(config, sleep)
     if config.gemini_api_key and only in (None, "gemini"):
-        providers.gemini = GeminiVision(config)
+        providers.gemini = GeminiVision(config, sleep)
     return providers
 
 
@@ -466,6 +578,7 @@ def ai_config_from_settings(settings) -> AiConfig:
         backoff_seconds=settings.ai_backoff_seconds,
         concurrency=settings.ai_concurrency,
         requests_per_minute=settings.ai_requests_per_minute,
+        prices={**DEFAULT_PRICES, **settings.ai_prices},
     )
 
 
@@ -488,10 +601,20 @@ class AiResource(dg.ConfigurableResource):
     requests_per_minute: int = 60
     extraction_provider: str = "auto"  # rules | zhipu | mistral | gemini | chain | auto
     image_transfer: str = "auto"
+    retry_after_max_seconds: float = 60.0
+    prices: dict[str, float] = {}  # merged over DEFAULT_PRICES
+    # the cost ceiling per raw item: extraction passes, and the wait before each retry
+    extraction_max_attempts: int = 3
+    extraction_retry_delays_hours: list[float] = [0.0, 24.0, 72.0]
 
     def config(self) -> AiConfig:
-        return AiConfig(**{name: getattr(self, name) for name in AiConfig.__dataclass_fields__
-                           if hasattr(self, name)})
+        values = {name: getattr(self, name) for name in AiConfig.__dataclass_fields__
+                  if hasattr(self, name)}
+        values["prices"] = {**DEFAULT_PRICES, **(self.prices or {})}
+        return AiConfig(**values)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.extraction_max_attempts, tuple(self.extraction_retry_delays_hours))
 
 
 def ai_resource_from_settings(settings) -> AiResource:
@@ -515,4 +638,7 @@ def ai_resource_from_settings(settings) -> AiResource:
         requests_per_minute=settings.ai_requests_per_minute,
         extraction_provider=settings.extraction_provider,
         image_transfer=settings.ai_image_transfer,
+        prices=dict(settings.ai_prices),
+        extraction_max_attempts=settings.extraction_max_attempts,
+        extraction_retry_delays_hours=list(settings.extraction_retry_delays_hours),
     )

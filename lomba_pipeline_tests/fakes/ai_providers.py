@@ -11,6 +11,15 @@ message text and returns the message content; ``ocr_reply`` gets the document UR
 returns the text), or queued with ``queue_zhipu`` / ``queue_ocr`` / ``queue_gemini``.
 Every handler waits ``latency_seconds`` (asynchronously, so concurrent calls overlap) and the
 fake tracks how many calls were in flight at once.
+
+``throttle_next(provider, retry_after=…)`` answers the next call(s) with HTTP 429, the
+``Retry-After`` header and the provider's own error body (Zhipu's ``{"error": {"code": "1302"}}``,
+Mistral's ``{"object": "error", "type": "rate_limited"}``, Google's ``RESOURCE_EXHAUSTED``
+status): the SDKs raise ``APIReachLimitError`` (zhipuai ``_make_status_error``), ``SDKError``
+(mistralai ``ocr.process`` on 4XX) and ``ClientError`` (google-genai ``APIError.raise_for_response``),
+each keeping the httpx response with its headers. Every call is counted per provider in
+``counts`` (HTTP requests that reached the provider, throttled ones included), which is what a
+provider bills or rate-limits.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from lomba_pipeline_tests.fakes.http_fake import Call, HttpFake, route
 
 DEFAULT_RECORD = {
@@ -31,6 +42,16 @@ DEFAULT_RECORD = {
     "end_date": "2025-01-20",
     "categories": ["Sastra & Bahasa"],
     "levels": ["SMA", "Mahasiswa"],
+}
+
+
+# each provider's documented 429 body
+RATE_LIMIT_BODIES: dict[str, Any] = {
+    "zhipu": {"error": {"code": "1302", "message": "您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。"}},
+    "mistral": {"object": "error", "message": "Requests rate limit exceeded", "type": "rate_limited",
+                "param": None, "code": "1300"},
+    "gemini": {"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).",
+                         "status": "RESOURCE_EXHAUSTED"}},
 }
 
 
@@ -51,6 +72,23 @@ class FakeAiProviders(HttpFake):
         self._flight_lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self._throttles: dict[str, list[str]] = {"zhipu": [], "mistral": [], "gemini": []}
+        self.counts: dict[str, int] = {"zhipu": 0, "mistral": 0, "gemini": 0}
+        self.ocr_pages = 0  # pages the OCR endpoint reported as processed
+
+    def throttle_next(self, provider: str, retry_after: str = "2", times: int = 1) -> None:
+        """The next ``times`` calls to ``provider`` get 429 with ``Retry-After: retry_after``."""
+        with self._flight_lock:
+            self._throttles[provider].extend([retry_after] * times)
+
+    def _count_and_throttle(self, provider: str) -> JSONResponse | None:
+        with self._flight_lock:
+            self.counts[provider] += 1
+            retry_after = self._throttles[provider].pop(0) if self._throttles[provider] else None
+        if retry_after is None:
+            return None
+        return JSONResponse(RATE_LIMIT_BODIES[provider], status_code=429,
+                            headers={"Retry-After": retry_after})
 
     def queue_zhipu(self, *contents: str) -> None:
         self._queues["zhipu"].extend(contents)
@@ -82,6 +120,8 @@ class FakeAiProviders(HttpFake):
     @route("POST", r"/api/paas/v4/chat/completions")
     async def zhipu(self, call: Call):
         await self._wait()
+        if (throttled := self._count_and_throttle("zhipu")) is not None:
+            return throttled
         messages = call.json()["messages"]
         user_text = next((m["content"] for m in messages if m["role"] == "user"), "")
         content = self._next("zhipu", lambda: self.zhipu_reply(user_text))
@@ -97,8 +137,12 @@ class FakeAiProviders(HttpFake):
     @route("POST", r"/v1/ocr")
     async def ocr(self, call: Call):
         await self._wait()
+        if (throttled := self._count_and_throttle("mistral")) is not None:
+            return throttled
         document = call.json()["document"]
         markdown, annotation = self._next("ocr", lambda: self.ocr_reply(document["image_url"]))
+        with self._flight_lock:
+            self.ocr_pages += 1
         return 200, {
             "pages": [{"index": 0, "markdown": markdown, "images": [],
                        "dimensions": {"dpi": 200, "height": 1350, "width": 1080}}],
@@ -111,6 +155,8 @@ class FakeAiProviders(HttpFake):
     @route("POST", r"/v1(?:beta)?/models/([^/:]+):generateContent")
     async def gemini(self, call: Call, model: str):
         await self._wait()
+        if (throttled := self._count_and_throttle("gemini")) is not None:
+            return throttled
         parts = call.json()["contents"][0]["parts"]
         prompt = " ".join(p.get("text", "") for p in parts)
         inline = next((p.get("inlineData") or p.get("inline_data") for p in parts

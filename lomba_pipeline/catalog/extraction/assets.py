@@ -14,7 +14,11 @@ import dagster as dg
 
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS
 from lomba_pipeline.catalog.extraction.runner import build_extractor, run_extraction
-from lomba_pipeline.catalog.extraction.store import catalog_fill_rates, impossible_records
+from lomba_pipeline.catalog.extraction.store import (
+    ai_cost_per_day,
+    catalog_fill_rates,
+    impossible_records,
+)
 from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.object_store import ObjectStore
 from lomba_pipeline.resources.postgres import PostgresResource
@@ -34,7 +38,9 @@ def extracted_fields(
     ai: AiResource,
 ) -> dg.MaterializeResult:
     extractor = build_extractor(ai.config(), ai.extraction_provider, object_store, ai.image_transfer)
-    summary = run_extraction(postgres, extractor, workers=ai.concurrency, log=context.log)
+    summary = run_extraction(
+        postgres, extractor, workers=ai.concurrency, log=context.log, policy=ai.retry_policy()
+    )
     context.log.info(summary.line())
     return dg.MaterializeResult(metadata=summary.metadata())
 
@@ -46,13 +52,23 @@ CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description
     group_name="catalog",
     deps=[extracted_fields],
     kinds={"postgres"},
-    description="The competitions table: record counts, extraction status and fill rate per field.",
+    description="The competitions table: record counts, extraction status, fill rate per field, "
+    "and the AI cost of the last 14 days per day and provider (from the attempts ledger).",
 )
 def competitions(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     with postgres.connection() as conn:
         total, rates, statuses = catalog_fill_rates(conn, CATALOG_FIELDS)
+        cost_rows = ai_cost_per_day(conn, days=14)
     table = ["| field | fill rate |", "|---|---:|"] + [
         f"| {name} | {rate:.0%} |" for name, rate in rates.items()
+    ]
+    cost_table = [
+        "| hari | penyedia | panggilan | gagal | token | halaman OCR | perkiraan biaya (USD) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ] + [
+        f"| {r['day']} | {r['provider']} | {r['calls']} | {r['failed_calls']} | "
+        f"{r['prompt_tokens'] + r['completion_tokens']} | {r['ocr_pages']} | {r['cost_usd']:.4f} |"
+        for r in cost_rows
     ]
     return dg.MaterializeResult(
         metadata={
@@ -60,6 +76,8 @@ def competitions(context: dg.AssetExecutionContext, postgres: PostgresResource) 
             **{f"status/{k}": v for k, v in sorted(statuses.items())},
             **{f"fill_rate/{k}": round(v, 3) for k, v in rates.items()},
             "fill_rates": dg.MetadataValue.md("\n".join(table)),
+            "ai_cost_usd_14_days": round(sum(r["cost_usd"] for r in cost_rows), 6),
+            "ai_cost_per_day": dg.MetadataValue.md("\n".join(cost_table)),
         }
     )
 

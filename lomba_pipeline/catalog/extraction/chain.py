@@ -7,6 +7,7 @@ keeps what the other steps found.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -23,7 +24,11 @@ from lomba_pipeline.catalog.extraction.record import (
     json_schema_for_providers,
     record_from_provider_json,
 )
-from lomba_pipeline.catalog.extraction.rules import extract_with_rules
+from lomba_pipeline.catalog.extraction.rules import (
+    capped_hints,
+    extract_with_rules,
+    text_for_extraction,
+)
 from lomba_pipeline.resources.ai import AiProviders, Attempt, ProviderFailed, data_url
 
 MODES = ("rules", "zhipu", "mistral", "gemini", "chain")
@@ -148,6 +153,10 @@ class Extractor:
 
     # -- steps -------------------------------------------------------------------------------
     def extract(self, item: Item) -> Outcome:
+        # every step reads a bounded text; the raw item keeps the full one
+        item = dataclasses.replace(
+            item, caption=text_for_extraction(item.caption), hints=capped_hints(item.hints)
+        )
         attempts: list[Attempt] = []
         errors: list[str] = []
         record = CompetitionRecord()
@@ -168,6 +177,7 @@ class Extractor:
         )
         if wants_poster and item.poster is not None:
             self._poster_step(item, record, attempts, errors)
+        self.providers.price(attempts)  # estimated cost per call, for the ledger
         return Outcome(record, attempts, errors, mismatches)
 
     def _rules(self, item: Item, attempts: list[Attempt]) -> CompetitionRecord:
@@ -245,7 +255,7 @@ class Extractor:
                 record.fill_empty_fields(record_from_provider_json(reply.data, "mistral"), "mistral")
             except ValueError:
                 pass  # a malformed annotation: the markdown below still counts
-        from_text = extract_with_rules(reply.text, item.posted_at)
+        from_text = extract_with_rules(text_for_extraction(reply.text), item.posted_at)
         from_text.extracted_from = {name: "mistral" for name in from_text.extracted_from}
         record.fill_empty_fields(from_text, "mistral")
 

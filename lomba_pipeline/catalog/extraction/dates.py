@@ -7,11 +7,19 @@ year given once at the end, so spans are found here; dateparser reads the forms 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
 
 import dateparser
+
+from lomba_pipeline.catalog.extraction.segments import (
+    BOUNDARY,
+    LABEL_WINDOW,
+    label_before,
+    segment_after,
+)
 
 MONTHS: dict[str, int] = {
     "januari": 1, "january": 1, "jan": 1,
@@ -31,11 +39,20 @@ MONTHS: dict[str, int] = {
 _MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"20\d{2}"
-_SEP = r"\s*(?:-|–|—|s\.\s?d\.?|s/d|sd|sampai(?:\s+dengan)?|hingga|until|to)\s*"
+_SEP = (
+    r"\s*(?:-|–|—|~|s\.\s?d\.?|s/d|sd|sampai(?:\s+dengan)?(?:\s+tanggal)?|hingga(?:\s+tanggal)?|"
+    r"until|till|til|to|through|thru)\s*"
+)
 
 RANGE = re.compile(
     rf"(?<![\d.,])(?P<d1>{_DAY})(?:\s*(?P<m1>{_MONTH})(?:\s*,?\s*(?P<y1>{_YEAR}))?)?"
     rf"{_SEP}(?P<d2>{_DAY})\s*(?P<m2>{_MONTH})(?:\s*,?\s*(?P<y2>{_YEAR}))?",
+    re.IGNORECASE,
+)
+# English month-first ranges: "July 1st – August 17th, 2025", "June 28 – July 4, 2025", "Aug 19–31"
+RANGE_MONTH_FIRST = re.compile(
+    rf"\b(?P<m1>{_MONTH})\s*(?P<d1>{_DAY})(?![\d:])(?:\s*,?\s*(?P<y1>{_YEAR}))?"
+    rf"{_SEP}(?:(?P<m2>{_MONTH})\s*)?(?P<d2>{_DAY})(?![\d:.])(?:\s*,?\s*(?P<y2>{_YEAR}))?",
     re.IGNORECASE,
 )
 SINGLE = re.compile(
@@ -44,34 +61,45 @@ SINGLE = re.compile(
 MONTH_FIRST = re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:\s*,?\s*{_YEAR})?", re.IGNORECASE)
 NUMERIC = re.compile(r"(?<![\d.,])\d{1,2}[/.-]\d{1,2}[/.-](?:20)?\d{2}(?![\d.,])")
 
-# A date's meaning comes from the nearest trigger word before it (same line, or the line above
-# when the date stands alone on its line).
+# What a date is about comes from its label: the words of its segment before it ("Pendaftaran:
+# 1 - 5 Mei"), or after it when the timeline is written date-first ("1 - 5 Mei : Pendaftaran",
+# "Aug 18 – Technical Meeting").
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "deadline": (
         "dl", "deadline", "batas akhir", "batas pendaftaran", "batas", "paling lambat", "ditutup",
-        "tutup pendaftaran", "penutupan", "close registration", "closed", "hingga", "until", "by",
-        "gelombang terakhir", "early bird", "terakhir", "last",
+        "tutup pendaftaran", "penutupan", "close registration", "closed", "closes", "hingga",
+        "until", "till", "by", "sampai", "s.d.", "s/d", "gelombang terakhir", "terakhir", "last",
+        "extended", "diperpanjang", "perpanjangan",
     ),
     "registration": (
         "pendaftaran", "registrasi", "registration", "regist", "register", "daftar", "batch",
-        "gelombang", "dibuka", "open", "apply", "periode",
+        "gelombang", "dibuka", "open", "apply", "early bird", "presale", "pre-sale",
+        "wave",
     ),
-    "submission": ("pengiriman", "pengumpulan", "submission", "submit", "unggah karya"),
+    "submission": (
+        "pengiriman", "pengumpulan", "submission", "submit", "unggah karya", "upload karya",
+        "penguploadan", "pembuatan", "proposal writing", "penulisan",
+    ),
     "event": (
         "pelaksanaan", "final", "grand final", "preliminary", "penyisihan", "semifinal",
-        "technical meeting", "pengumuman", "announcement", "waktu", "kapan", "tanggal pelaksanaan",
-        "acara", "lomba dilaksanakan", "dilaksanakan", "when",
+        "semi final", "technical meeting", "pengumuman", "announcement", "waktu", "kapan",
+        "tanggal pelaksanaan", "acara", "lomba dilaksanakan", "dilaksanakan", "when",
+        "penilaian", "penjurian", "judging", "kualifikasi", "awarding", "webinar",
+        "seminar", "save the date", "d-day", "hari h", "babak", "presentasi", "presentation",
+        "pitching", "day 1", "day 2", "tm",
     ),
 }
 _TRIGGER_RE = re.compile(
-    r"\b(" + "|".join(
+    r"(?<!\w)(" + "|".join(
         re.escape(word) for word in sorted(
             {w for words in TRIGGERS.values() for w in words}, key=len, reverse=True
         )
-    ) + r")\b",
+    ) + r")(?!\w)",
     re.IGNORECASE,
 )
 _KIND_OF = {word: kind for kind, words in TRIGGERS.items() for word in words}
+# "1 - 5 Mei 2026 : Pendaftaran" / "Aug 18 – Technical Meeting": a label written after the date
+_TRAILING_LABEL = re.compile(r"^\s*(?:[:=]|[-–—]\s*(?=[A-Za-z]))\s*(?P<label>[^:\d]{2,60})")
 
 
 @dataclass(frozen=True)
@@ -87,15 +115,9 @@ def infer_year(month: int, day: int, posted_at: dt.date | None) -> dt.date | Non
     """A date written without a year: the post's year, or the next one if it would fall well
     before the post (people announce upcoming dates, not dates months in the past)."""
     base = posted_at or dt.date.today()
-    try:
-        candidate = dt.date(base.year, month, day)
-    except ValueError:
-        return None
-    if candidate < base - dt.timedelta(days=60):
-        try:
-            candidate = dt.date(base.year + 1, month, day)
-        except ValueError:
-            return None
+    candidate = _make(base.year, month, day)
+    if candidate is not None and candidate < base - dt.timedelta(days=60):
+        candidate = _make(base.year + 1, month, day)
     return candidate
 
 
@@ -108,22 +130,24 @@ def _month(text: str) -> int:
 
 
 def _make(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
+    """A date, with a day past the month's end read as its last day ("31 November" is written
+    for the end of November); day 0 or above 31 is no date."""
+    if not 1 <= day <= 31 or not 1 <= month <= 12 or not 1900 < year < 2200:
         return None
+    return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def _range_dates(m: re.Match, posted_at: dt.date | None) -> tuple[dt.date, dt.date] | None:
-    d2, m2 = _day(m["d2"]), _month(m["m2"])
-    if m["y2"]:
-        end = _make(int(m["y2"]), m2, d2)
-    else:
-        end = infer_year(m2, d2, posted_at)
+    m1 = _month(m["m1"]) if m["m1"] else None
+    m2 = _month(m["m2"]) if m["m2"] else m1
+    if m2 is None:
+        return None
+    m1 = m1 or m2
+    d1, d2 = _day(m["d1"]), _day(m["d2"])
+    year2 = m["y2"] or m["y1"]
+    end = _make(int(year2), m2, d2) if year2 else infer_year(m2, d2, posted_at)
     if end is None:
         return None
-    d1 = _day(m["d1"])
-    m1 = _month(m["m1"]) if m["m1"] else m2
     if m["y1"]:
         start = _make(int(m["y1"]), m1, d1)
     else:
@@ -150,19 +174,25 @@ def _parse_with_dateparser(fragment: str, posted_at: dt.date | None) -> dt.date 
     return infer_year(parsed.month, parsed.day, posted_at)
 
 
-def find_date_mentions(text: str, posted_at: dt.date | None = None) -> list[DateMention]:
-    """Every date or date range in ``text`` (already NFKC-normalised), in reading order."""
+def _spans(text: str, posted_at: dt.date | None) -> list[tuple[int, int, dt.date, dt.date, bool]]:
+    """Every date or range as (start, end, first day, last day, is_range), in reading order."""
     found: list[tuple[int, int, dt.date, dt.date, bool]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a date was read: overlap checks cost a span's length
 
     def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+        return not any(taken[a:b])
 
-    for m in RANGE.finditer(text):
-        dates = _range_dates(m, posted_at)
-        if dates:
-            found.append((m.start(), m.end(), dates[0], dates[1], True))
-            taken.append(m.span())
+    def take(a: int, b: int) -> None:
+        taken[a:b] = b"\x01" * (b - a)
+
+    for pattern in (RANGE, RANGE_MONTH_FIRST):
+        for m in pattern.finditer(text):
+            if not free(*m.span()):
+                continue
+            dates = _range_dates(m, posted_at)
+            if dates:
+                found.append((m.start(), m.end(), dates[0], dates[1], True))
+                take(*m.span())
     for m in SINGLE.finditer(text):
         if not free(*m.span()):
             continue
@@ -170,7 +200,7 @@ def find_date_mentions(text: str, posted_at: dt.date | None = None) -> list[Date
         date = _make(int(m["y"]), mo, d) if m["y"] else infer_year(mo, d, posted_at)
         if date:
             found.append((m.start(), m.end(), date, date, False))
-            taken.append(m.span())
+            take(*m.span())
     for pattern in (MONTH_FIRST, NUMERIC):
         for m in pattern.finditer(text):
             if not free(*m.span()):
@@ -178,37 +208,62 @@ def find_date_mentions(text: str, posted_at: dt.date | None = None) -> list[Date
             date = _parse_with_dateparser(m.group(), posted_at)
             if date:
                 found.append((m.start(), m.end(), date, date, False))
-                taken.append(m.span())
+                take(*m.span())
     found.sort()
-    mentions = []
-    previous_end = 0
-    for start, end, first, last, is_range in found:
-        kind = classify(text, start, previous_end)
+    return found
+
+
+def find_date_mentions(text: str, posted_at: dt.date | None = None) -> list[DateMention]:
+    """Every date or date range in ``text`` (already NFKC-normalised), in reading order, each
+    with the kind its label gives it."""
+    found = _spans(text, posted_at)
+    mentions: list[DateMention] = []
+    floor = 0  # a label never reaches back over the previous date (or its trailing label)
+    for i, (start, end, first, last, is_range) in enumerate(found):
+        next_start = found[i + 1][0] if i + 1 < len(found) else len(text)
+        kind, trailing_end = classify_at(text, start, end, floor, next_start)
+        if kind == "unknown" and is_range and mentions and _same_list(text, mentions[-1], start):
+            kind = mentions[-1].kind  # "Early Bird (1-13 Juli) - Normal (14 Juli - 31 Agustus)"
         mentions.append(DateMention(first, last, kind, (start, end), is_range))
-        previous_end = end
+        floor = max(end, trailing_end)
     return mentions
 
 
-def classify(text: str, position: int, not_before: int = 0) -> str:
-    """The kind of the nearest trigger word before ``position`` (this line, or the line above
-    when nothing but decoration precedes the date on its line)."""
-    line_start = text.rfind("\n", 0, position) + 1
-    context = text[max(line_start, not_before):position]
-    if not re.search(r"[A-Za-z]", context) and line_start > not_before:
-        above_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
-        context = text[max(above_start, not_before):position]
-    kinds = [_KIND_OF[hit.group(1).lower()] for hit in _TRIGGER_RE.finditer(context)]
-    if not kinds:
-        return "unknown"
-    # "Batas akhir pendaftaran 5 Mei": a deadline word outranks the registration word after it
-    if "deadline" in kinds and kinds[-1] == "registration":
-        return "deadline"
-    return kinds[-1]
+def _same_list(text: str, previous: DateMention, position: int) -> bool:
+    """Is ``position`` in the same segment as the previous mention, close after it?"""
+    gap = text[previous.span[1]:position]
+    return len(gap) <= LABEL_WINDOW and BOUNDARY.search(gap) is None
+
+
+def kind_of_label(label: str) -> str:
+    """A label's kind. Registration words outrank the others ("Registration & Submission",
+    "Pendaftaran & Pengumpulan Karya"); a deadline word makes a registration label a deadline
+    and, alone, a deadline; "Batas pengumpulan karya" is a submission, not the registration's."""
+    kinds = {_KIND_OF[hit.group(1).lower()] for hit in _TRIGGER_RE.finditer(label)}
+    if "registration" in kinds:
+        return "deadline" if "deadline" in kinds else "registration"
+    for kind in ("submission", "event", "deadline"):
+        if kind in kinds:
+            return kind
+    return "unknown"
+
+
+def classify_at(
+    text: str, start: int, end: int, floor: int = 0, next_start: int | None = None
+) -> tuple[str, int]:
+    """(kind, end of a label written after the date, or 0) for the date at ``start:end``."""
+    before = label_before(text, start, floor)
+    trailing = _TRAILING_LABEL.match(segment_after(text, end, next_start))
+    if trailing and (trailing.group(0).lstrip()[:1] in ":=" or kind_of_label(before) == "unknown"):
+        kind = kind_of_label(trailing["label"])
+        if kind != "unknown":
+            return kind, end + trailing.end("label")
+    return kind_of_label(before), 0
 
 
 def first_range(text: str, posted_at: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
     """The first date range in ``text`` (e.g. one fee wave's period)."""
-    for mention in find_date_mentions(text, posted_at):
-        if mention.is_range:
-            return mention.start, mention.end
+    for _start, _end, first, last, is_range in _spans(text, posted_at):
+        if is_range:
+            return first, last
     return None

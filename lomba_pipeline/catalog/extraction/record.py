@@ -159,6 +159,9 @@ class CompetitionRecord(BaseModel):
             if _is_empty(getattr(self, name)) and not _is_empty(value):
                 setattr(self, name, value)
                 self.extracted_from[name] = other.extracted_from.get(name, provider)
+                for key, why in other.extracted_from.items():  # "is_competition:signals"
+                    if key.startswith(name + ":"):
+                        self.extracted_from[key] = why
                 filled.append(name)
         return filled
 

@@ -14,6 +14,25 @@ from lomba_pipeline.catalog.extraction.dates import find_date_mentions
 from lomba_pipeline.catalog.extraction.record import CompetitionRecord
 
 PROVIDER = "rules"
+# Extraction reads at most this much of a caption or a hint (the full text stays in the raw
+# item's payload): the work per item is bounded whatever a scraped page holds.
+EXTRACTION_TEXT_LIMIT = 20_000
+# provenance key holding the signals that decided is_competition
+COMPETITION_SIGNALS_KEY = "is_competition:signals"
+
+
+def text_for_extraction(text: str | None, limit: int = EXTRACTION_TEXT_LIMIT) -> str | None:
+    """``text`` cut to ``limit`` characters (at a word boundary when one is near)."""
+    if text is None or len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit - 200)
+    return cut[:space] if space > 0 else cut
+
+
+def capped_hints(hints: dict[str, Any] | None, limit: int = EXTRACTION_TEXT_LIMIT) -> dict[str, Any]:
+    return {k: text_for_extraction(v, limit) if isinstance(v, str) else v
+            for k, v in (hints or {}).items()}
 
 
 def _hint(hints: dict[str, Any], *names: str) -> str | None:
@@ -66,8 +85,8 @@ def extract_with_rules(
     if hinted_deadline:
         record.end_date = hinted_deadline
 
-    level_text = _hint(hints, "target", "level", "levels", "jenjang") or body
-    record.levels = tr.find_levels(level_text)
+    level_hint = _hint(hints, "target", "level", "levels", "jenjang")
+    record.levels = tr.find_levels(level_hint) if level_hint else tr.find_audience_levels(body)[0]
     record.categories, record.tags = tr.find_categories(
         "\n".join(filter(None, [record.title, body, _hint(hints, "category", "categories")]))
     )
@@ -81,12 +100,14 @@ def extract_with_rules(
     record.location, record.is_online, record.is_abroad = tr.find_location(
         text, _hint(hints, "location", "lokasi")
     )
-    record.is_competition = tr.is_competition(text, record.title)
+    record.is_competition, why = tr.is_competition_with_reasons(text, record.title)
     if record.is_competition is False:
         record.categories, record.tags = [], []  # a giveaway has no competition category
     elif record.is_competition and not record.categories:
         record.categories = ["Lainnya"]
-    return record.stamp(PROVIDER)
+    record.stamp(PROVIDER)
+    record.extracted_from[COMPETITION_SIGNALS_KEY] = why
+    return record
 
 
 def _fill_dates(
@@ -107,7 +128,7 @@ def _fill_dates(
     submissions = [m for m in mentions if m.kind == "submission"]
     events = [m for m in mentions if m.kind == "event"]
     unknown_ranges = [m for m in mentions if m.kind == "unknown" and m.is_range]
-    if not registration and not deadlines and unknown_ranges:
+    if not registration and not deadlines and not submissions and unknown_ranges:
         registration = unknown_ranges[:1]  # a bare range on a lomba post is its registration
 
     if registration:

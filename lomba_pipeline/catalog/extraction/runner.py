@@ -3,9 +3,11 @@ record written to Postgres the moment it is finished (a crash loses only records
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,7 @@ from lomba_pipeline.catalog.extraction.store import (
     pending_rows,
     write_outcome,
 )
-from lomba_pipeline.resources.ai import AiConfig, AiProviders, build_ai_providers
+from lomba_pipeline.resources.ai import AiConfig, AiProviders, RetryPolicy, build_ai_providers
 
 AI_PROVIDERS = ("zhipu", "mistral", "gemini")
 EXTRACTION_LOCK = 0x6C6F6D6261  # pg advisory lock key: "lomba"
@@ -39,6 +41,9 @@ class ExtractionSummary:
     outcomes: Counter = field(default_factory=Counter)  # (provider, outcome) -> count
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    ocr_pages: int = 0
+    cost_usd: float = 0.0
+    left_for_review: int = 0  # unfinished items that used their last attempt in this run
     filled: Counter = field(default_factory=Counter)  # field -> records with it filled
     rules_disagree: Counter = field(default_factory=Counter)  # field -> AI/rules mismatches
     wall_seconds: float = 0.0
@@ -67,6 +72,8 @@ class ExtractionSummary:
                     self.failed_calls[a.provider] += 1
             self.prompt_tokens += a.prompt_tokens or 0
             self.completion_tokens += a.completion_tokens or 0
+            self.ocr_pages += a.pages or 0
+            self.cost_usd += a.cost_usd or 0.0
         for name in outcome.record.filled_fields():
             self.filled[name] += 1
         for name in outcome.mismatches:
@@ -96,6 +103,9 @@ class ExtractionSummary:
             "ai_calls_failed": sum(self.failed_calls.values()),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "ocr_pages": self.ocr_pages,
+            "estimated_cost_usd": round(self.cost_usd, 6),
+            "left_for_review_after_last_attempt": self.left_for_review,
             "wall_seconds": round(self.wall_seconds, 2),
             "skipped_busy": self.busy,
             "rules_disagree": sum(self.rules_disagree.values()),
@@ -109,7 +119,7 @@ class ExtractionSummary:
             f"(done {self.statuses.get('done', 0)}, partial {self.statuses.get('partial', 0)}, "
             f"failed {self.failures}), {self.skipped_complete} complete skipped, "
             f"AI calls {self.ai_calls}, tokens {self.prompt_tokens}+{self.completion_tokens}, "
-            f"{self.wall_seconds:.1f}s"
+            f"OCR pages {self.ocr_pages}, ~${self.cost_usd:.4f}, {self.wall_seconds:.1f}s"
         )
 
 
@@ -127,8 +137,13 @@ def run_extraction(
     workers: int = 4,
     limit: int | None = None,
     log: logging.Logger | Any | None = None,
+    policy: RetryPolicy | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> ExtractionSummary:
+    """``policy``: the attempt cap and retry delays; ``clock``: now (injected by tests)."""
     log = log or logging.getLogger("lomba.extract")
+    policy = policy or RetryPolicy()
+    clock = clock or (lambda: dt.datetime.now(dt.UTC))
     summary = ExtractionSummary(mode=extractor.mode)
     # one drain at a time (a scheduled run and `lomba run` may overlap): a second one would pay
     # for the same provider calls. A session lock dies with its process, so a crash frees it.
@@ -140,16 +155,16 @@ def run_extraction(
                 log.warning("extract: another extraction run holds the queue; nothing done")
                 return summary
         try:
-            return _drain(postgres, extractor, summary, workers, limit, log)
+            return _drain(postgres, extractor, summary, workers, limit, log, policy, clock)
         finally:
             with lock_conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_unlock(%s)", (EXTRACTION_LOCK,))
 
 
-def _drain(postgres, extractor, summary, workers, limit, log) -> ExtractionSummary:
+def _drain(postgres, extractor, summary, workers, limit, log, policy, clock) -> ExtractionSummary:
     started = time.monotonic()
     with postgres.connection() as conn:
-        rows = pending_rows(conn, limit)
+        rows = pending_rows(conn, limit, policy, clock())
     summary.pending = len(rows)
     todo = []
     for row in rows:
@@ -165,19 +180,21 @@ def _drain(postgres, extractor, summary, workers, limit, log) -> ExtractionSumma
         item = item_from_row(row)
         outcome = extractor.extract(item)
         with postgres.connection() as conn:  # streamed: committed before the next one starts
-            write_outcome(conn, row, outcome)
-        return item, outcome
+            stored = write_outcome(conn, row, outcome, policy, clock())
+        return item, outcome, stored
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="extract") as pool:
         futures = [pool.submit(work, row) for row in todo]
         for future in as_completed(futures):
             try:
-                item, outcome = future.result()
+                item, outcome, stored = future.result()
             except Exception as exc:  # a bug or a DB error on one record: the rest go on
                 summary.statuses["failed"] += 1
                 log.error(f"extract: record failed to store: {type(exc).__name__}: {exc}")
                 continue
             summary.add(outcome)
+            last_try = stored == "partial" and outcome.status == "failed"
+            summary.left_for_review += last_try
             providers = ",".join(dict.fromkeys(a.provider for a in outcome.attempts))
             empty = outcome.record.empty_fields(KEY_FIELDS)
             message = (
@@ -185,6 +202,7 @@ def _drain(postgres, extractor, summary, workers, limit, log) -> ExtractionSumma
                 f"{providers}; {len(outcome.record.filled_fields())}/{len(DATA_FIELDS)} fields"
                 + (f"; empty {', '.join(empty)}" if empty else "")
                 + (f"; error {outcome.error}" if outcome.error else "")
+                + ("; last attempt used, left partial for review" if last_try else "")
                 + (f"; rules disagree on {', '.join(outcome.mismatches)}"
                    if outcome.mismatches else "")
                 + " → competitions upserted"
@@ -227,6 +245,9 @@ def extract_pending(
     extractor = build_extractor(
         config, mode or settings.extraction_provider, object_store, settings.ai_image_transfer
     )
-    summary = run_extraction(postgres, extractor, workers=config.concurrency, limit=limit, log=log)
+    policy = RetryPolicy(settings.extraction_max_attempts, settings.extraction_retry_delays_hours)
+    summary = run_extraction(
+        postgres, extractor, workers=config.concurrency, limit=limit, log=log, policy=policy
+    )
     (log.info if log else print)(summary.line())
     return summary

@@ -11,6 +11,9 @@ from lomba_pipeline.catalog.extraction.chain import Item, Outcome, Poster
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS, CompetitionRecord
 from lomba_pipeline.catalog.review.duplicates import refresh_duplicate_candidates
 from lomba_pipeline.db.events import record_event
+from lomba_pipeline.resources.ai import RetryPolicy
+
+AI_PROVIDERS = ("zhipu", "mistral", "gemini")
 
 _COMPLETE_SQL = """
     c.organizer IS NOT NULL AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL
@@ -19,7 +22,7 @@ _COMPLETE_SQL = """
 
 PENDING_SQL = f"""
 SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, r.posted_at,
-       r.hints, r.image_id, i.public_url, i.object_key, i.content_type,
+       r.hints, r.image_id, i.public_url, i.object_key, i.content_type, r.extraction_tries,
        c.id AS competition_id, COALESCE({_COMPLETE_SQL}, false) AS complete
   FROM raw_items r
   LEFT JOIN images i ON i.id = r.image_id
@@ -27,8 +30,11 @@ SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, 
  WHERE r.needs_extraction
    -- wait until the poster is settled (stored or refused): OCR may need it
    AND (r.image_url IS NULL OR r.image_id IS NOT NULL OR r.image_error IS NOT NULL)
+   -- the cost ceiling: attempts left, and the wait after the last unfinished one is over
+   AND r.extraction_tries < %(max_tries)s
+   AND (r.extraction_next_at IS NULL OR r.extraction_next_at <= %(now)s)
  ORDER BY r.id
- LIMIT %s
+ LIMIT %(limit)s
 """
 
 SOURCE_LABEL = {"web": "Web", "ig": "IG", "manual": "Manual"}
@@ -44,9 +50,15 @@ def newest_ready_item_id(conn) -> int | None:
         return cur.fetchone()[0]
 
 
-def pending_rows(conn, limit: int | None = None) -> list[dict[str, Any]]:
+def pending_rows(
+    conn, limit: int | None = None, policy: RetryPolicy | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Items to extract now: queued, poster settled, attempts left, retry delay over."""
+    policy = policy or RetryPolicy()
     with conn.cursor(cursor_factory=RealDictCursor) as cur:
-        cur.execute(PENDING_SQL, (limit,))
+        cur.execute(PENDING_SQL, {"limit": limit, "max_tries": policy.max_attempts,
+                                  "now": now or dt.datetime.now(dt.UTC)})
         return list(cur.fetchall())
 
 
@@ -88,8 +100,34 @@ def existing_record(conn, raw_item_id: int) -> CompetitionRecord | None:
 _COLUMNS = [name for name in DATA_FIELDS]
 
 
-def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
-    """One transaction per record: the upserted record, its ledger rows, the queue flag."""
+def next_try(
+    row: dict[str, Any], outcome: Outcome, policy: RetryPolicy, now: dt.datetime
+) -> tuple[str, int, dt.datetime | None, bool]:
+    """(status, tries, not retried before, still queued) after this pass.
+
+    Only a pass that called an AI provider counts against the ceiling (the rules cost nothing).
+    After the last allowed pass an unfinished item leaves the queue as ``partial`` for review."""
+    tries = row.get("extraction_tries") or 0
+    status = outcome.status
+    if status == "done":
+        return status, tries, None, False
+    if not any(a.provider in AI_PROVIDERS for a in outcome.attempts):
+        return status, tries, None, status == "failed"
+    tries += 1
+    if tries >= policy.max_attempts:
+        return "partial", tries, None, False
+    return status, tries, now + policy.delay_after(tries), status == "failed"
+
+
+def write_outcome(
+    conn, row: dict[str, Any], outcome: Outcome, policy: RetryPolicy | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """One transaction per record: the upserted record, its ledger rows, the queue flag and the
+    retry bookkeeping. Returns the stored extraction status."""
+    policy = policy or RetryPolicy()
+    now = now or dt.datetime.now(dt.UTC)
+    status, tries, next_at, queued = next_try(row, outcome, policy, now)
     raw_item_id = row["id"]
     record = outcome.record
     previous = existing_record(conn, raw_item_id)
@@ -103,7 +141,7 @@ def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
         canonical_url=row["canonical_url"],
         image_id=row["image_id"],
         extracted_from=Json(record.extracted_from),
-        extraction_status=outcome.status,
+        extraction_status=status,
         extraction_error=outcome.error,
     )
     columns = list(params)
@@ -120,24 +158,52 @@ def write_outcome(conn, row: dict[str, Any], outcome: Outcome) -> None:
         for a in outcome.attempts:
             cur.execute(
                 "INSERT INTO extraction_attempts (raw_item_id, provider, step, outcome, error, "
-                "latency_ms, prompt_tokens, completion_tokens) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                "latency_ms, prompt_tokens, completion_tokens, ocr_pages, cost_usd) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 (raw_item_id, a.provider, a.step, a.outcome, a.error, a.latency_ms,
-                 a.prompt_tokens, a.completion_tokens),
+                 a.prompt_tokens, a.completion_tokens, a.pages, a.cost_usd),
             )
-        if outcome.succeeded:
-            cur.execute(
-                "UPDATE raw_items SET needs_extraction = false WHERE id = %s", (raw_item_id,)
-            )
+        cur.execute(
+            "UPDATE raw_items SET needs_extraction = %s, extraction_tries = %s, "
+            "extraction_next_at = %s WHERE id = %s",
+            (queued, tries, next_at, raw_item_id),
+        )
     # duplicate candidates are computed when a record is stored, for the review queue
     refresh_duplicate_candidates(conn, competition_id)
     record_event(
         conn, actor="pipeline",
-        kind="extract.record_failed" if not outcome.succeeded else "extract.record_stored",
+        kind="extract.record_failed" if status == "failed" else "extract.record_stored",
         subject=f"raw_item:{raw_item_id}",
-        data={"status": outcome.status, "error": outcome.error,
+        data={"status": status, "error": outcome.error, "tries": tries,
+              "next_try_at": next_at.isoformat() if next_at else None,
               "providers": sorted({a.provider for a in outcome.attempts}),
               "rules_disagree": {k: {"kept": a, "rules": b} for k, (a, b) in outcome.mismatches.items()}},
     )
+    return status
+
+
+def ai_cost_per_day(conn, days: int = 14) -> list[dict[str, Any]]:
+    """Per day (Asia/Jakarta) and provider: calls, tokens, OCR pages and estimated USD cost,
+    newest first (for the admin panel and the catalog report)."""
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(
+            """
+            SELECT (created_at AT TIME ZONE 'Asia/Jakarta')::date AS day, provider,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE outcome <> 'ok') AS failed_calls,
+                   COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
+                   COALESCE(sum(completion_tokens), 0) AS completion_tokens,
+                   COALESCE(sum(ocr_pages), 0) AS ocr_pages,
+                   COALESCE(sum(cost_usd), 0)::float AS cost_usd
+              FROM extraction_attempts
+             WHERE provider <> 'rules'
+               AND created_at >= now() - make_interval(days => %s)
+             GROUP BY 1, 2
+             ORDER BY 1 DESC, 2
+            """,
+            (days,),
+        )
+        return list(cur.fetchall())
 
 
 IMPOSSIBLE_SQL = """

@@ -6,11 +6,13 @@ None. Whole-word regexes throughout: substring matching turned "Mahasiswa" into 
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
 from lomba_pipeline.catalog.extraction.dates import first_range
 from lomba_pipeline.catalog.extraction.record import LEVELS, FeeWave
+from lomba_pipeline.catalog.extraction.segments import BOUNDARY, label_before
 
 _HASHTAG = re.compile(r"(?<!\w)#[\w_]+")
 _EMOJI = re.compile(
@@ -22,8 +24,9 @@ def normalise(text: str | None) -> str:
     """NFKC (mathematical bold → ASCII), unified quotes/dashes kept, markdown stars dropped."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b]", "", text)  # control chars, zero-width
+    text = unicodedata.normalize("NFKC", html.unescape(text))  # "&nbsp;" from scraped captions
+    # control chars, zero-width and invisible separators ("info\u2063lomba" is one word)
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u200c\u2060-\u2064\ufeff]", "", text)
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"\*+", "", text)
     text = text.replace("\r\n", "\n")
@@ -40,36 +43,95 @@ def strip_emoji(text: str) -> str:
 
 # -- levels ------------------------------------------------------------------------------------
 _LEVEL_PATTERNS: dict[str, re.Pattern] = {
-    "SD": re.compile(r"\b(?:SD|MI|sekolah dasar|elementary school)\b", re.IGNORECASE),
-    "SMP": re.compile(r"\b(?:SMP|MTs|sekolah menengah pertama|junior high)\b", re.IGNORECASE),
+    "SD": re.compile(r"\b(?:SD|MI|sekolah dasar|elementary school|primary school)\b", re.IGNORECASE),
+    "SMP": re.compile(
+        r"\b(?:SMP|MTs|sekolah menengah pertama|junior high(?: school)?|middle school)\b",
+        re.IGNORECASE,
+    ),
     "SMA": re.compile(
-        r"\b(?:SMA|SMK|MA|sekolah menengah atas|(?<!junior )high school|senior high)\b"
+        r"\b(?:SMA|SMK|MA|sekolah menengah atas|(?<!junior )high school|senior high(?: school)?)\b"
         r"|\bkelas\s*(?:10|11|12|X|XI|XII)\b",
         re.IGNORECASE,
     ),
     "Mahasiswa": re.compile(
         r"\b(?:mahasiswa|mahasiswi|mahasiswa/i|D3|D4|S1|perguruan tinggi|college students?|"
-        r"undergraduates?|university students?|KTM)\b",
+        r"undergraduates?|university students?|varsity|KTM)\b",
         re.IGNORECASE,
     ),
+    # "umum" alone is a heading word ("Ketentuan Umum", "Syarat Umum"): only these phrases
     "Umum": re.compile(
-        r"\b(?:umum|masyarakat umum|general public|open to public|gap\s?year)\b", re.IGNORECASE
+        r"\b(?:masyarakat umum|kategori umum|peserta umum|(?:terbuka )?(?:untuk|bagi) umum|"
+        r"(?:SMA|mahasiswa|sederajat)\s*(?:,|/|&|dan|dan juga)\s*umum|umum\s*\(|"
+        r"general public|open to (?:the )?public|gap\s?year)\b",
+        re.IGNORECASE,
+    ),
+}
+# Words that name the audience only inside an audience phrase (elsewhere they are the
+# organizer: "Syiah Kuala University", "Universitas Brawijaya").
+_AUDIENCE_ONLY: dict[str, re.Pattern] = {
+    "Mahasiswa": re.compile(r"\b(?:universit(?:y|as)|college|kampus|campus)\b", re.IGNORECASE),
+    "Umum": re.compile(
+        r"(?<!ketentuan )(?<!syarat )(?<!informasi )(?<!info )\bumum\b(?!\s*(?:untuk|bagi))",
+        re.IGNORECASE,
     ),
 }
 # "MA" / "MI" are also plain uppercase words in English captions; accept them only upper-case.
 _CASE_SENSITIVE = {"MA", "MI", "SD", "D3", "D4", "S1", "KTM"}
+# a level word that starts a school's name is the organizer, not the audience ("SMA Negeri 11")
+_SCHOOL_NAME = re.compile(
+    r"\b(?:SD|SMP|SMA|SMK|MA|MTs|MI)\s*(?:N(?:egeri)?|S(?:wasta)?|IT|Islam\w*|Muhammadiyah|"
+    r"Kristen|Katolik|Plus|Unggulan|Labschool|Al[- ]\w+|Taruna|Kanisius|\d+)\b\.?(?:\s*\d+)?",
+)
+_AUDIENCE = re.compile(
+    r"\b(?:peserta|sasaran|kategori|terbuka (?:untuk|bagi)|open (?:for|to)|eligib\w*|"
+    r"diikuti oleh|dapat diikuti|bisa diikuti|untuk seluruh|bagi seluruh|ditujukan|khusus|"
+    r"calling (?:all|out)|for all|tingkat|jenjang|target|syarat|ketentuan peserta|"
+    r"requirements?|who can (?:join|participate)|participants?)\b",
+    re.IGNORECASE,
+)
+AUDIENCE_WINDOW = 160
 
 
-def find_levels(text: str) -> list[str]:
+def _levels_in(text: str, patterns: dict[str, re.Pattern]) -> set[str]:
     found = set()
-    for level, pattern in _LEVEL_PATTERNS.items():
+    for level, pattern in patterns.items():
         for m in pattern.finditer(text):
             word = m.group()
             if word.upper() in _CASE_SENSITIVE and word != word.upper():
                 continue
             found.add(level)
             break
+    return found
+
+
+def find_levels(text: str) -> list[str]:
+    """Levels named in ``text`` (a short phrase such as a source's "target" field)."""
+    found = _levels_in(_SCHOOL_NAME.sub(" ", text), _LEVEL_PATTERNS)
     return [level for level in LEVELS if level in found]
+
+
+def audience_text(text: str) -> str:
+    """The phrases that name the participants: each audience word and what follows it."""
+    parts = []
+    covered = 0
+    for m in _AUDIENCE.finditer(text):
+        start = max(m.start(), covered)
+        end = m.start() + AUDIENCE_WINDOW
+        if end > start:
+            parts.append(text[start:end])
+            covered = end
+    return "\n".join(parts)
+
+
+def find_audience_levels(text: str) -> tuple[list[str], str]:
+    """(levels, where): from the audience phrases when they name one, else from the whole text;
+    never from a school's name, and "umum" only as an audience."""
+    audience = _SCHOOL_NAME.sub(" ", audience_text(text))
+    found = _levels_in(audience, _LEVEL_PATTERNS) | _levels_in(audience, _AUDIENCE_ONLY)
+    where = "audience"
+    if not found:
+        found, where = _levels_in(_SCHOOL_NAME.sub(" ", text), _LEVEL_PATTERNS), "text"
+    return [level for level in LEVELS if level in found], where
 
 
 # -- fees --------------------------------------------------------------------------------------
@@ -79,43 +141,65 @@ _FREE = re.compile(
     re.IGNORECASE,
 )
 _FEE_TRIGGER = re.compile(
-    r"\b(?:HTM|biaya(?: pendaftaran)?|registration fee|fee|start from|harga|tiket)\b", re.IGNORECASE
-)
-_AMOUNT = re.compile(
-    r"(?:(?P<rp>rp\.?)\s*)?(?P<num>\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?P<unit>k|rb|ribu)?\b"
-    r"(?:\s*/\s*\w+)?(?:\s*\((?P<paren>[^)]*)\))?",
+    r"\b(?:HTM|biaya(?: pendaftaran)?|registration fee|entry fee|fee|start from|mulai dari|harga|"
+    r"tiket|payment|pembayaran(?: sebesar)?|investasi|kontribusi|contribution|hanya|only)\b",
     re.IGNORECASE,
 )
+# words after which an amount must follow closely: they are fee labels only next to a price
+_WEAK_TRIGGER = {"hanya", "only", "investasi", "kontribusi", "contribution", "payment",
+                 "pembayaran", "pembayaran sebesar", "mulai dari", "start from"}
+_NOT_FEE = re.compile(r"\b(?:hadiah|prize|juara|pemenang|winner|total|uang pembinaan)\b",
+                      re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?:(?P<rp>rp\.?|idr)\s*)?"
+    r"(?P<num>\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d{1,2}(?!\d))?)(?:,-|,00(?!\d)|\.-)?"
+    r"\s*(?P<unit>k|rb|ribu|juta|jt)?\b"
+    r"(?:\s*(?:/|per)\s*\w+)?(?:\s*\((?P<paren>[^)]{0,80})\))?",
+    re.IGNORECASE,
+)
+FEE_WINDOW = 200  # characters read after a fee label
+_UNITS = {"k": 1000, "rb": 1000, "ribu": 1000, "juta": 1_000_000, "jt": 1_000_000}
 
 
 def _amount(m: re.Match) -> int | None:
-    digits = re.sub(r"[.,]", "", m["num"])
-    value = int(digits)
-    if m["unit"]:
-        value *= 1000
-    elif not (m["rp"] or re.search(r"[.,]\d{3}$", m["num"])):
-        return None  # a bare number ("Batch 1", a year) is not a price
-    return value
+    num, unit = m["num"], (m["unit"] or "").lower()
+    if unit:
+        return int(round(float(num.replace(",", ".")) * _UNITS[unit])) if not re.search(
+            r"[.,]\d{3}", num) else int(re.sub(r"[.,]", "", num)) * _UNITS[unit]
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", num):
+        return int(re.sub(r"[.,]", "", num))
+    if m["rp"]:
+        return int(re.split(r"[.,]", num)[0])
+    return None  # a bare number ("Batch 1", a year) is not a price
+
+
+def _fee_window(body: str, trigger: re.Match) -> str:
+    """The text a fee label governs: up to ``FEE_WINDOW`` characters, cut before a prize."""
+    window = body[trigger.start(): trigger.start() + FEE_WINDOW]
+    stop = _NOT_FEE.search(window, len(trigger.group()))
+    return window[: stop.start()] if stop else window
 
 
 def find_fee(text: str, fee_hint: str | None = None, posted_at=None) -> tuple[int | None, list[FeeWave]]:
-    """(fee_amount, waves): 0 for a free competition; the first wave's amount otherwise."""
+    """(fee_amount, waves): 0 for a free competition; the first wave's amount otherwise.
+
+    Amounts count next to a fee label (biaya/HTM/fee/payment/pembayaran/investasi/kontribusi,
+    or "hanya"/"only" directly before a price), in Rp/IDR/k/rb/ribu/juta forms."""
     body = without_hashtags(text)
     if _FREE.search(body) and not fee_hint:
         return 0, []
-    lines = []
-    if fee_hint:
-        lines.append(fee_hint)
-    else:
-        text_lines = body.split("\n")
-        for i, line in enumerate(text_lines):
-            if _FEE_TRIGGER.search(line):
-                # "HTM:" alone on its line: the amounts follow on the next lines
-                lines.append(" ".join(text_lines[i:i + 3]) if not _AMOUNT_IN(line) else line)
-    waves: list[FeeWave] = []
-    for line in lines:
-        after = line[_FEE_TRIGGER.search(line).start():] if _FEE_TRIGGER.search(line) else line
-        for m in _AMOUNT.finditer(after):
+    windows = [fee_hint] if fee_hint else []
+    if not fee_hint:
+        for trigger in _FEE_TRIGGER.finditer(body):
+            window = _fee_window(body, trigger)
+            if trigger.group().lower() in _WEAK_TRIGGER:
+                first = next((m for m in _AMOUNT.finditer(window) if _amount(m) is not None), None)
+                if first is None or first.start() > len(trigger.group()) + 25:
+                    continue
+            windows.append(window)
+    for window in windows:
+        waves: list[FeeWave] = []
+        for m in _AMOUNT.finditer(window):
             value = _amount(m)
             if value is None:
                 continue
@@ -128,14 +212,8 @@ def find_fee(text: str, fee_hint: str | None = None, posted_at=None) -> tuple[in
                     wave.label = m["paren"].strip()
             waves.append(wave)
         if waves:
-            break
-    if not waves:
-        return None, []
-    return waves[0].amount, waves if len(waves) > 1 or waves[0].label or waves[0].end_date else []
-
-
-def _AMOUNT_IN(line: str) -> bool:
-    return any(_amount(m) is not None for m in _AMOUNT.finditer(line))
+            return waves[0].amount, waves if len(waves) > 1 or waves[0].label or waves[0].end_date else []
+    return None, []
 
 
 # -- phones ------------------------------------------------------------------------------------
@@ -165,15 +243,24 @@ _URL = re.compile(
     r"|(?<![@\w.])(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"')\]]+",
     re.IGNORECASE,
 )
-_GUIDE = re.compile(r"panduan|guide|juknis|petunjuk teknis|booklet|rulebook|\btor\b", re.IGNORECASE)
+_GUIDE = re.compile(
+    r"panduan|guide|juknis|petunjuk teknis|booklet|rulebook|\btor\b|template|twibbon|"
+    r"ketentuan lengkap|syarat (?:dan|&) ketentuan",
+    re.IGNORECASE,
+)
 _NOT_REGISTRATION = re.compile(
-    r"tutorial|grup|group|saluran|channel|bot|twibbon|instagram|chat\.whatsapp|wa\.me|t\.me/"
-    r"|youtube|tiktok",
+    r"tutorial|grup|group|saluran|channel|\bbot\b|twibbon|template|instagram|chat\.whatsapp|"
+    r"wa\.me|t\.me/|line\.me/|youtube|tiktok|submit|submission|pengumpulan|unggah karya",
     re.IGNORECASE,
 )
 _REGISTRATION = re.compile(
-    r"daftar|pendaftaran|registrasi|registration|register|regist|apply|form|link", re.IGNORECASE
+    r"\b(?:daftar|mendaftar|pendaftaran|registrasi|registration|register|regist\w*|apply|"
+    r"form|formulir)",
+    re.IGNORECASE,
 )
+# a link hub holds every link of the event (the form among them); it is never "the guidebook"
+_LINK_HUB = re.compile(r"^https?://(?:www\.)?(?:linktr\.ee|lynk\.id|bio\.link|linkin\.bio|"
+                       r"beacons\.ai|taplink\.cc|heylink\.me)/", re.IGNORECASE)
 
 
 def _clean_url(raw: str) -> str:
@@ -187,26 +274,39 @@ def first_url(text: str) -> str | None:
     return _clean_url(m.group()) if m else None
 
 
+def _is_home_page(url: str) -> bool:
+    return re.fullmatch(r"https?://[^/]+/?", url) is not None
+
+
 def find_links(text: str) -> tuple[str | None, str | None]:
-    """(registration_url, guidebook_url), each read from its label (same line or the line above)."""
+    """(registration_url, guidebook_url), each read from its label: the words just before the
+    link, in its segment or the one before (bounded, so linear in the text)."""
     body = without_hashtags(text)
-    registration = guide = fallback = None
+    registration = guide = None
+    fallbacks: list[str] = []
+    floor = 0
     for m in _URL.finditer(body):
         url = _clean_url(m.group())
-        line_start = body.rfind("\n", 0, m.start()) + 1
-        label = body[line_start:m.start()]
-        if not re.search(r"[A-Za-z]{3}", label):
-            label = body[body.rfind("\n", 0, max(line_start - 1, 0)) + 1:m.start()]
-        label_and_url = label + " " + url
-        if _NOT_REGISTRATION.search(label_and_url):
+        label = label_before(body, m.start(), floor)
+        floor = m.end()
+        if _NOT_REGISTRATION.search(label) or _NOT_REGISTRATION.search(url):
+            if _GUIDE.search(url) and not re.search(r"twibbon|template", label + url, re.I):
+                guide = guide or url
             continue
-        # a label naming registration wins over a guide mentioned beside it
+        # a guidebook is a document: a site's bare home page is never one
+        guide_like = bool(_GUIDE.search(url)) or (
+            bool(_GUIDE.search(label)) and not _is_home_page(url)
+        )
         if _REGISTRATION.search(label) and not _GUIDE.search(url):
-            registration = registration or url
-        elif _GUIDE.search(label_and_url):
+            registration = registration or url  # a registration label wins over a guide beside it
+        elif guide_like:
             guide = guide or url
         else:
-            fallback = fallback or url
+            fallbacks.append(url)
+    # unlabelled links: a page over a bare home page
+    fallback = next((u for u in fallbacks if not _is_home_page(u)), fallbacks[0] if fallbacks else None)
+    if not (registration or fallback) and guide and _LINK_HUB.match(guide):
+        fallback = guide  # "booklet dan formulir di linktree berikut": the hub holds the form
     return registration or fallback, guide
 
 
@@ -251,30 +351,85 @@ def find_location(text: str, hint: str | None = None) -> tuple[str | None, bool 
 
 
 # -- is it a competition? ----------------------------------------------------------------------
+# (pattern, weight): one concept each, counted once per place (the title counts three times).
+# Competition words count for; other kinds of event (in any language) count against.
+_SIGNALS: list[tuple[str, int]] = [
+    (r"lomba|perlombaan|kompetisi|competitions?|contests?|sayembara|hackathon|championship|"
+     r"tournament|turnamen|kejuaraan|pertandingan|call for papers?|cup|challenge", 2),
+    (r"olimpiade|olympiad|olympiade", 2),
+    (r"juara|pemenang|winners?|finalis", 1),
+    (r"hadiah|prizes?|prize ?pool|medali|trofi|trophy|uang pembinaan", 1),
+    (r"karya|submission", 1),
+    (r"giveaway|give away|promo|diskon|discount", -1),
+    (r"webinar|seminar|workshop|talkshow|sosialisasi|summit|expo|pameran|konser|concert", -1),
+    (r"pelatihan|training|bootcamp|course|kursus|bimbingan|bimbel|mentoring|belajar bareng|"
+     r"kelas (?:online|offline|gratis|intensif|persiapan)|open class|online class|lkmm|"
+     r"tryout|try out", -1),
+    (r"beasiswa|scholarship|lowongan|loker|magang|internship|open recruitment|oprec|"
+     r"volunteer|relawan", -1),
+    (r"kongres|congress|kunjungan|campus visit|campus tour|donasi", -1),
+    (r"kalender|calendar|libur|liburan|tanggal merah|cuti bersama", -1),
+]
+_SIGNAL_RES = [(re.compile(rf"\b(?:{p})\b", re.IGNORECASE), w) for p, w in _SIGNALS]
 _COMPETITION = re.compile(
     r"\b(?:lomba|perlombaan|kompetisi|competition|competitions|contest|olimpiade|olympiad|"
     r"olympiade|hackathon|cup|championship|challenge|tournament|turnamen|sayembara|"
     r"juara|kejuaraan|pertandingan)\b",
     re.IGNORECASE,
-)
-_NOT_COMPETITION = re.compile(
-    r"\b(?:giveaway|give away|lkmm|pelatihan|training|seminar|webinar|workshop|beasiswa|"
-    r"scholarship|bootcamp|kelas online|open recruitment|oprec|lowongan|magang|internship|"
-    r"summit|talkshow|sosialisasi)\b",
-    re.IGNORECASE,
-)
+)  # words that make a line a title
+TITLE_WEIGHT = 3
+_MIN_WORDS_FOR_NO = 25  # a real announcement this long with no competition word is not one
+
+
+def _title_of(body: str, title: str | None) -> str:
+    """The title, or the first segment with words (flattened captions have no first line)."""
+    if title:
+        return title
+    for part in BOUNDARY.split(body[:300]):
+        if re.search(r"[A-Za-z]{3}", part):
+            return part
+    return ""
+
+
+def competition_score(text: str, title: str | None = None) -> tuple[int, list[str], bool]:
+    """(score, signals, the title names another kind of event first).
+
+    The title's first kind word is what the post is ("Bimbingan persiapan olimpiade" is a
+    coaching class, "Lomba mewarnai liburan sekolah" a competition)."""
+    body = without_hashtags(text)
+    head = _title_of(body.strip(), title)
+    score, signals = 0, []
+    first_kind: tuple[int, int] | None = None  # (position, weight) of the title's first kind word
+    for place, part, factor in (("judul", head, TITLE_WEIGHT), ("teks", body, 1)):
+        for pattern, weight in _SIGNAL_RES:
+            m = pattern.search(part)
+            if m:
+                score += weight * factor
+                signals.append(f"{'+' if weight > 0 else '-'}{m.group().lower()}@{place}")
+                if place == "judul" and weight != 1 and (first_kind is None or m.start() < first_kind[0]):
+                    first_kind = (m.start(), weight)
+    return score, signals, first_kind is not None and first_kind[1] < 0
+
+
+def is_competition_with_reasons(text: str, title: str | None = None) -> tuple[bool | None, str]:
+    """(is it a competition, why): ``False`` when the title names another kind of event first
+    (a giveaway, a training) or the signals weigh against it, or when a long announcement never
+    names a competition; ``None`` only when the evidence is even or too thin."""
+    score, signals, title_against = competition_score(text, title)
+    why = f"skor {score}: " + ", ".join(signals)
+    if title_against:
+        return False, "judul bukan lomba; " + why
+    if score > 0 and any(s.startswith("+") for s in signals):
+        return True, why
+    if score < 0:
+        return False, why
+    if not signals and len(without_hashtags(text).split()) >= _MIN_WORDS_FOR_NO:
+        return False, "tidak ada kata lomba/kompetisi"
+    return None, why if signals else "teks terlalu sedikit"
 
 
 def is_competition(text: str, title: str | None = None) -> bool | None:
-    body = without_hashtags(text)
-    head = (title or "") + "\n" + "\n".join(body.strip().split("\n")[:3])
-    if _NOT_COMPETITION.search(head):
-        return False
-    if _COMPETITION.search(body) or (title and _COMPETITION.search(title)):
-        return True
-    if _NOT_COMPETITION.search(body):
-        return False
-    return None
+    return is_competition_with_reasons(text, title)[0]
 
 
 # -- categories and tags -----------------------------------------------------------------------
