@@ -1,17 +1,15 @@
 """End to end through the real Dagster UI server: a GraphQL backfill of ``web_listings`` over two
 6-hour windows against a local SYNTHETIC site, then the scrape assets in the lineage view."""
 
-import json
 import os
 import time
-import urllib.request
 
 import pytest
 
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite, now_utc
 from lomba_pipeline_tests.conftest import free_port
-from lomba_pipeline_tests.processes import launch_chromium, lomba_dev
+from lomba_pipeline_tests.processes import graphql, launch_chromium, lomba_dev
 
 WINDOWS = ["2026-11-02-00:00", "2026-11-02-06:00"]
 
@@ -37,18 +35,6 @@ MATERIALIZED = """query Mat {
     ... on Asset { assetMaterializations { partition } }
   }
 }"""
-
-
-def graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = json.load(response)
-    assert "errors" not in body, body
-    return body["data"]
 
 
 FAILURES = """query Failures {
