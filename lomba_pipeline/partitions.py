@@ -22,6 +22,12 @@ six_hourly = dg.TimeWindowPartitionsDefinition(
     timezone=TIMEZONE,
 )
 
+# One Jakarta calendar day, for the nightly reports (21:00 WIB). end_offset=1: today's partition
+# exists before midnight, so the 21:00 run can report the day that is ending.
+daily_reports = dg.DailyPartitionsDefinition(
+    start_date=PARTITIONS_START[:10], timezone=TIMEZONE, end_offset=1
+)
+
 # The Instagram accounts this project operates (lanes A, B, C).
 OPERATED_ACCOUNTS = [f"ig_{i:03d}" for i in range(1, 11)]
 operated_accounts = dg.StaticPartitionsDefinition(OPERATED_ACCOUNTS)

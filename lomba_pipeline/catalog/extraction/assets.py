@@ -12,6 +12,7 @@ per-window partition would either miss those retries or re-scan old windows.
 
 import dagster as dg
 
+from lomba_pipeline.catalog.conditions import EAGER_OR_RETRY
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS
 from lomba_pipeline.catalog.extraction.runner import build_extractor, run_extraction
 from lomba_pipeline.catalog.extraction.store import catalog_fill_rates, impossible_records
@@ -24,6 +25,7 @@ from lomba_pipeline.resources.postgres import PostgresResource
     group_name="extract",
     deps=[dg.AssetKey("poster_images")],
     kinds={"python", "postgres"},
+    automation_condition=EAGER_OR_RETRY,
     description="Caption → Zhipu text step → poster OCR (Mistral → Gemini) for still-empty key "
     "fields, rules filling the rest; each record upserted into competitions when done.",
 )
@@ -36,7 +38,7 @@ def extracted_fields(
     extractor = build_extractor(ai.config(), ai.extraction_provider, object_store, ai.image_transfer)
     summary = run_extraction(postgres, extractor, workers=ai.concurrency, log=context.log)
     context.log.info(summary.line())
-    return dg.MaterializeResult(metadata=summary.metadata())
+    return dg.MaterializeResult(metadata={**summary.metadata(), "summary": summary.line()})
 
 
 CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description",))
@@ -46,6 +48,7 @@ CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description
     group_name="catalog",
     deps=[extracted_fields],
     kinds={"postgres"},
+    automation_condition=dg.AutomationCondition.eager(),
     description="The competitions table: record counts, extraction status and fill rate per field.",
 )
 def competitions(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
