@@ -14,6 +14,7 @@ are no longer pending and the object store is content-addressed.
 """
 
 import dataclasses
+from datetime import timedelta
 
 import dagster as dg
 
@@ -27,7 +28,7 @@ from lomba_pipeline.catalog.ingestion.service import (
     window_for_key,
 )
 from lomba_pipeline.catalog.sources.config import SourcesConfig, load_sources
-from lomba_pipeline.partitions import manual_links, six_hourly
+from lomba_pipeline.partitions import TIMEZONE, manual_links, six_hourly
 from lomba_pipeline.resources.instagram import (
     InstagramNotConfigured,
     InstagramReader,
@@ -47,6 +48,14 @@ class CatalogSources(dg.ConfigurableResource):
 
     def load(self) -> SourcesConfig:
         return load_sources(self.path, self.variables or None)
+
+
+# The schedules scrape at 00/06/12/18 WIB; a scrape is late when nothing was scraped in the six
+# hours before the following 01/07/13/19 deadline: the schedule, the site or the account is
+# broken (shown in the UI's asset health; the nightly report lists sources that went quiet).
+FRESH_EVERY_WINDOW = dg.FreshnessPolicy.cron(
+    deadline_cron="0 1,7,13,19 * * *", lower_bound_delta=timedelta(hours=6), timezone=TIMEZONE
+)
 
 
 def ig_window_profile(profiles: list[str]) -> dg.MultiPartitionsDefinition:
@@ -76,6 +85,7 @@ def _table(reports) -> dg.MetadataValue:
     partitions_def=six_hourly,
     group_name="scrape",
     kinds={"crawlee", "postgres"},
+    freshness_policy=FRESH_EVERY_WINDOW,
     description="Listings of the configured web catalogs (crawlee), stored as raw items.",
 )
 def web_listings(
@@ -120,6 +130,7 @@ def build_ig_profile_posts(profiles: list[str]) -> dg.AssetsDefinition:
         name="ig_profile_posts",
         partitions_def=ig_window_profile(profiles),
         group_name="scrape",
+        freshness_policy=FRESH_EVERY_WINDOW,
         kinds={"instagram", "postgres"},
         pool="instagram_api",
         retry_policy=dg.RetryPolicy(

@@ -119,19 +119,3 @@ def catalog_report_schedule(context: dg.ScheduleEvaluationContext):
     """21:00 WIB: the report of the day that is ending."""
     day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d")
     return dg.RunRequest(partition_key=day, run_key=f"catalog_report:{day}")
-
-
-# A scrape that has not updated for longer than two of its windows is late: the schedule or the
-# source is broken. The web windows close every 6 h; the check allows an hour for the run.
-scrape_freshness_checks = [
-    *dg.build_time_partition_freshness_checks(
-        assets=["web_listings"], deadline_cron="0 1,7,13,19 * * *", timezone=TIMEZONE
-    ),
-    *dg.build_last_update_freshness_checks(
-        assets=["ig_profile_posts"], lower_bound_delta=timedelta(hours=13)
-    ),
-]
-scrape_freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=scrape_freshness_checks, name="scrape_freshness_sensor",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)

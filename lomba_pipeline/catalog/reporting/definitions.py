@@ -6,15 +6,12 @@ from lomba_pipeline.catalog.reporting.assets import (
     catalog_report_job,
     catalog_report_schedule,
     nightly_catalog_report,
-    scrape_freshness_checks,
-    scrape_freshness_sensor,
     usual_sources_yielded,
 )
 
 defs = dg.Definitions(
     assets=[nightly_catalog_report],
-    asset_checks=[usual_sources_yielded, *scrape_freshness_checks],
+    asset_checks=[usual_sources_yielded],
     jobs=[catalog_report_job],
     schedules=[catalog_report_schedule],
-    sensors=[scrape_freshness_sensor],
 )
