@@ -32,7 +32,9 @@ STATUS = """query Status($id: String!) {
 }"""
 MATERIALIZED = """query Mat {
   assetOrError(assetKey: {path: ["web_listings"]}) {
-    ... on Asset { assetMaterializations { partition } }
+    ... on Asset { assetMaterializations { partition metadataEntries {
+      label ... on TextMetadataEntry { text }
+    } } }
   }
 }"""
 
@@ -122,6 +124,11 @@ instagram:
             assert status in {"COMPLETED_SUCCESS", "COMPLETED"}, (status, run_failures(port))
             mats = graphql(port, MATERIALIZED)["assetOrError"]["assetMaterializations"]
             assert sorted({m["partition"] for m in mats}) == WINDOWS
+            # a backfill of past windows says that the sites served their current list
+            for mat in mats:
+                coverage = next(e["text"] for e in mat["metadataEntries"]
+                                if e["label"] == "window_coverage")
+                assert "not this window's" in coverage
 
             with postgres.cursor() as cur:
                 cur.execute(
@@ -153,5 +160,13 @@ def check_lineage_in_browser(port: int) -> None:
                 page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
             # the lineage edges: each scrape asset feeds poster_images
             assert page.locator("svg path").count() >= 3
+            # and the chain goes on to the reviewed records
+            page.goto(
+                f"http://127.0.0.1:{port}/assets/competitions?view=lineage"
+                "&lineageScope=downstream&lineageDepth=2",
+                timeout=60_000,
+            )
+            page.get_by_text("reviewed_competitions", exact=True).first.wait_for(timeout=60_000)
+            page.get_by_text("nightly_catalog_report", exact=True).first.wait_for(timeout=60_000)
         finally:
             browser.close()
