@@ -15,18 +15,10 @@ import click
 
 from lomba_pipeline.admin.cli import admin, storage
 from lomba_pipeline.catalog.extraction import cli as extraction_cli
+from lomba_pipeline.db.migrated import migrated_postgres
 from lomba_pipeline.ig_ops.cli import COMMANDS as IG_COMMANDS
 from lomba_pipeline.resources.postgres import postgres_from_settings, redact_url
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
-
-
-def migrated_postgres():
-    """The application database, schema up to date."""
-    pg = postgres_from_settings(get_settings(), for_dagster=False)
-    applied = pg.migrate()
-    if applied:
-        click.echo(f"applied migrations: {', '.join(applied)}", err=True)
-    return pg
 
 
 class _LombaGroup(click.Group):

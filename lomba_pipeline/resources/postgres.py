@@ -231,6 +231,7 @@ class PostgresResource(dg.ConfigurableResource):
     database_url: str = ""
     pg_dir: str = ""
     max_connections: int = 10
+    sql_dir: str = ""  # the migrations; empty means the project's sql/ folder
 
     _url: str | None = PrivateAttr(default=None)
 
@@ -269,9 +270,9 @@ class PostgresResource(dg.ConfigurableResource):
     def migrate(self) -> list[str]:
         """Apply pending SQL migrations; returns the files applied."""
         from lomba_pipeline.db.migrations import apply_migrations
-        from lomba_pipeline.settings import get_settings
+        from lomba_pipeline.settings import PROJECT_ROOT
 
-        applied = apply_migrations(self.url, get_settings().sql_dir)
+        applied = apply_migrations(self.url, Path(self.sql_dir or PROJECT_ROOT / "sql"))
         _migrated.add(self.url)
         return applied
 
@@ -291,5 +292,9 @@ def postgres_from_settings(settings, *, for_dagster: bool = True) -> PostgresRes
     Dagster resolve nothing and get the plain value.
     """
     if settings.database_url and for_dagster:
-        return PostgresResource(database_url=dg.EnvVar(DATABASE_URL_ENV), pg_dir=str(settings.pg_dir))
-    return PostgresResource(database_url=settings.database_url or "", pg_dir=str(settings.pg_dir))
+        url = dg.EnvVar(DATABASE_URL_ENV)
+    else:
+        url = settings.database_url or ""
+    return PostgresResource(
+        database_url=url, pg_dir=str(settings.pg_dir), sql_dir=str(settings.sql_dir)
+    )

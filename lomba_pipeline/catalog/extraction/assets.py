@@ -38,7 +38,7 @@ def extracted_fields(
     extractor = build_extractor(ai.config(), ai.extraction_provider, object_store, ai.image_transfer)
     summary = run_extraction(postgres, extractor, workers=ai.concurrency, log=context.log)
     context.log.info(summary.line())
-    return dg.MaterializeResult(metadata={**summary.metadata(), "summary": summary.line()})
+    return dg.MaterializeResult(metadata={**summary.metadata(), "summary_line": summary.line()})
 
 
 CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description",))

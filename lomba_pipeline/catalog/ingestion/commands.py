@@ -28,7 +28,7 @@ def run_pass_command(sources_path=None, variables=None, instagram=None, log=_ech
     project's Dagster instance (the runs show in the UI)."""
     import dagster as dg
 
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
     from lomba_pipeline.definitions import build_resources
     from lomba_pipeline.instance import apply_dagster_environment
 
@@ -108,7 +108,7 @@ def links() -> None:
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--by", "submitted_by", default="cli", show_default=True)
 def links_add(urls: tuple[str, ...], submitted_by: str) -> None:
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
 
     postgres = migrated_postgres()
     rejected = 0

@@ -140,7 +140,7 @@ def run_catalog_pass(
         errors=[""] * posters.get("poster_errors", 0),
     )
     extraction = _metadata(result, "extracted_fields")
-    summary.extraction = extraction.get("summary") or _failure(result, "extracted_fields") or (
+    summary.extraction = extraction.get("summary_line") or _failure(result, "extracted_fields") or (
         "extraction: not run"
     )
     return summary
