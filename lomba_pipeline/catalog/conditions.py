@@ -17,27 +17,22 @@ AFTER_ANY_SCRAPE = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after any scrape")
 
+
+def eager_or_on(cron: str, label: str) -> dg.AutomationCondition:
+    """After the upstream updates, and also at each ``cron`` tick (Asia/Jakarta)."""
+    on_tick = dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE) & ~(
+        dg.AutomationCondition.in_progress()
+    )
+    return dg.AutomationCondition.eager() | on_tick.with_label(label)
+
+
 # Extraction retries items whose provider failed and incomplete records a scrape re-queued, once
 # per window, an hour after the scrape; the per-item attempt cap keeps this from costing for ever.
-RETRY_CRON = "0 1,7,13,19 * * *"
-EAGER_OR_RETRY = (
-    dg.AutomationCondition.eager()
-    | (
-        dg.AutomationCondition.cron_tick_passed(RETRY_CRON, TIMEZONE)
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("retry tick")
-)
+EAGER_OR_RETRY = eager_or_on("0 1,7,13,19 * * *", "retry tick")
 
 # People review in the admin panel, outside Dagster: the review state is re-read after each
 # extraction and every hour.
-REVIEW_CRON = "0 * * * *"
-EAGER_OR_HOURLY = (
-    dg.AutomationCondition.eager()
-    | (
-        dg.AutomationCondition.cron_tick_passed(REVIEW_CRON, TIMEZONE)
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("hourly")
-)
+EAGER_OR_HOURLY = eager_or_on("0 * * * *", "hourly")
 
 catalog_automation_sensor = dg.AutomationConditionSensorDefinition(
     "catalog_automation_sensor",

@@ -15,7 +15,7 @@ from lomba_pipeline.admin_group_notice import send_daily_text_once
 from lomba_pipeline.catalog.reporting.numbers import catalog_day
 from lomba_pipeline.catalog.reporting.scrape_history import source_days, yielding_days
 from lomba_pipeline.catalog.reporting.text import markdown_sources, summary_text
-from lomba_pipeline.partitions import TIMEZONE, daily_reports
+from lomba_pipeline.partitions import TIMEZONE, daily_report_schedule, daily_reports
 from lomba_pipeline.resources.postgres import PostgresResource
 from lomba_pipeline.resources.whatsapp import WhatsAppGateway, WhatsAppTargets
 
@@ -108,14 +108,6 @@ catalog_report_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(
-    cron_schedule="0 21 * * *",
-    job=catalog_report_job,
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    name="catalog_report_schedule",
+catalog_report_schedule = daily_report_schedule(
+    catalog_report_job, "catalog_report_schedule", "catalog_report"
 )
-def catalog_report_schedule(context: dg.ScheduleEvaluationContext):
-    """21:00 WIB: the report of the day that is ending."""
-    day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d")
-    return dg.RunRequest(partition_key=day, run_key=f"catalog_report:{day}")
