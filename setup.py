@@ -56,6 +56,7 @@ setup(
             "playwright>=1.50",
             "ruff>=0.6",
             "hypothesis>=6.100",
+            "time-machine>=2.16",
         ]
     },
     entry_points={"console_scripts": ["lomba=lomba_pipeline.cli:main"]},

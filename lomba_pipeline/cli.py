@@ -15,21 +15,30 @@ import click
 
 from lomba_pipeline.admin.cli import admin, storage
 from lomba_pipeline.catalog.extraction import cli as extraction_cli
+from lomba_pipeline.db.migrated import migrated_postgres
 from lomba_pipeline.ig_ops.cli import COMMANDS as IG_COMMANDS
 from lomba_pipeline.resources.postgres import postgres_from_settings, redact_url
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 
-def migrated_postgres():
-    """The application database, schema up to date."""
-    pg = postgres_from_settings(get_settings())
-    applied = pg.migrate()
-    if applied:
-        click.echo(f"applied migrations: {', '.join(applied)}", err=True)
-    return pg
+class _LombaGroup(click.Group):
+    """Turns an unreachable database into one line and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        import psycopg2
+
+        try:
+            return super().invoke(ctx)
+        except psycopg2.OperationalError as exc:
+            reason = (str(exc).strip().splitlines() or ["no reply"])[0]
+            raise click.ClickException(
+                f"the database is not reachable ({reason}); start it or check LOMBA_DATABASE_URL"
+            ) from None
 
 
-@click.group(help="Indonesian competition catalog and Instagram operations on Dagster.")
+@click.group(
+    cls=_LombaGroup, help="Indonesian competition catalog and Instagram operations on Dagster."
+)
 def main() -> None:
     pass
 
@@ -41,7 +50,7 @@ def db() -> None:
 
 @db.command("migrate", help="Apply pending SQL migrations from sql/ (idempotent).")
 def db_migrate() -> None:
-    pg = postgres_from_settings(get_settings())
+    pg = postgres_from_settings(get_settings(), for_dagster=False)
     applied = pg.migrate()
     if applied:
         click.echo("applied: " + ", ".join(applied))

@@ -1,4 +1,10 @@
-"""The one Dagster code location: resources plus every domain's definitions."""
+"""The one Dagster code location: resources plus every domain's definitions.
+
+``defs`` is built lazily (``@dg.definitions``): importing this module reads no setting and no
+file; Dagster (or a test) calls ``defs()``, which reads the environment once through
+``get_settings()`` and hands plain values and ``EnvVar``s to the resources built here. Nothing
+below the entry points reads settings again.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ import importlib
 
 import dagster as dg
 
+from lomba_pipeline.catalog.conditions import catalog_automation_sensor
 from lomba_pipeline.catalog.ingestion.assets import CatalogSources
+from lomba_pipeline.catalog.sources.config import load_sources
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.resources.ai import ai_resource_from_settings
 from lomba_pipeline.resources.instagram import instagram_reader_from_settings
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
-from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
+from lomba_pipeline.resources.whatsapp import whatsapp_from_settings, whatsapp_targets_from_settings
 from lomba_pipeline.settings import Settings, get_settings
 
 
@@ -24,6 +32,7 @@ def build_resources(settings: Settings) -> dict:
         "object_store": object_store_from_settings(settings),
         "ai": ai_resource_from_settings(settings),
         "whatsapp": whatsapp_from_settings(settings),
+        "whatsapp_targets": whatsapp_targets_from_settings(settings),
         "ig_ops": InstagramOpsResource(
             api_base_url=settings.ig_api_base_url,
             request_delay_seconds=settings.ig_request_delay_seconds,
@@ -35,26 +44,35 @@ def build_resources(settings: Settings) -> dict:
     }
 
 
-# Each domain folder exposes ``defs`` (assets, jobs, schedules, sensors, checks) in its
-# ``definitions`` module; add a domain here.
+# Each domain folder exposes ``defs`` in its ``definitions`` module (or ``build_defs(profiles)``
+# when its shape depends on the sources file); add a domain here.
 DOMAIN_MODULES: list[str] = [
     "lomba_pipeline.catalog.ingestion.definitions",
     "lomba_pipeline.catalog.extraction.definitions",
     "lomba_pipeline.catalog.review.definitions",
+    "lomba_pipeline.catalog.reporting.definitions",
     "lomba_pipeline.ig_ops.definitions",
 ]
 
 
-def domain_definitions() -> list[dg.Definitions]:
-    return [importlib.import_module(name).defs for name in DOMAIN_MODULES]
+def domain_definitions(profiles: list[str]) -> list[dg.Definitions]:
+    found = []
+    for name in DOMAIN_MODULES:
+        module = importlib.import_module(name)
+        found.append(module.build_defs(profiles) if hasattr(module, "build_defs") else module.defs)
+    return found
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
+    # a broken sources file fails the load here, naming the file and the field
+    profiles = load_sources(settings.sources_file).instagram.profiles
     return dg.Definitions.merge(
-        *domain_definitions(),
-        dg.Definitions(resources=build_resources(settings)),
+        *domain_definitions(profiles),
+        dg.Definitions(sensors=[catalog_automation_sensor], resources=build_resources(settings)),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

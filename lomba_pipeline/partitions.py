@@ -7,6 +7,7 @@ single-run backfills into odd chunks) and is anchored in Asia/Jakarta (WIB, UTC+
 from __future__ import annotations
 
 import hashlib
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -21,6 +22,26 @@ six_hourly = dg.TimeWindowPartitionsDefinition(
     fmt=WINDOW_FORMAT,
     timezone=TIMEZONE,
 )
+
+# One Jakarta calendar day, for the nightly reports (21:00 WIB). end_offset=1: today's partition
+# exists before midnight, so the 21:00 run can report the day that is ending.
+daily_reports = dg.DailyPartitionsDefinition(
+    start_date=PARTITIONS_START[:10], timezone=TIMEZONE, end_offset=1
+)
+
+
+
+def daily_report_schedule(job, name: str, run_key_prefix: str) -> dg.ScheduleDefinition:
+    """21:00 WIB: one run of ``job`` for the day that is ending (the nightly reports)."""
+
+    @dg.schedule(cron_schedule="0 21 * * *", job=job, execution_timezone=TIMEZONE,
+                 default_status=dg.DefaultScheduleStatus.RUNNING, name=name)
+    def _nightly(context: dg.ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d")
+        return dg.RunRequest(partition_key=day, run_key=f"{run_key_prefix}:{day}")
+
+    return _nightly
+
 
 # The Instagram accounts this project operates (lanes A, B, C).
 OPERATED_ACCOUNTS = [f"ig_{i:03d}" for i in range(1, 11)]

@@ -36,12 +36,26 @@ def http_json(url: str, timeout: float = 2):
         return json.load(response)
 
 
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    """One query to the Dagster UI's GraphQL endpoint on 127.0.0.1:PORT; its ``data``."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.load(response)
+    assert "errors" not in body, body
+    return body["data"]
+
+
 @contextmanager
-def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150):
+def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150,
+              extra_args: tuple[str, ...] = ()):
     """``lomba dev --port PORT`` until the UI answers ``/server_info``; SIGTERM on exit (SIGKILL
     of the process group if it does not stop). Yields the process."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port)],
+        [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port), *extra_args],
         cwd=PROJECT_ROOT, env=env or os.environ.copy(), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -3,13 +3,27 @@
 import os
 
 import dagster as dg
+import pytest
 
 from lomba_pipeline.definitions import build_definitions, defs
 
 
 def test_code_location_loads():
-    dg.Definitions.validate_loadable(defs)
-    assert {"postgres", "object_store"} <= set(defs.resources)
+    location = defs()  # the lazy entry point Dagster calls
+    dg.Definitions.validate_loadable(location)
+    assert {"postgres", "object_store"} <= set(location.resources)
+
+
+def test_a_broken_sources_file_fails_the_load_naming_file_and_field(tmp_path, monkeypatch):
+    from lomba_pipeline.catalog.sources.config import SourcesConfigError
+    from lomba_pipeline.settings import load_settings
+
+    broken = tmp_path / "sources.yaml"
+    broken.write_text("web:\n  - {name: x, type: infolomba, base_url: not-a-url}\n")
+    monkeypatch.setenv("LOMBA_SOURCES_FILE", str(broken))
+    with pytest.raises(SourcesConfigError) as failure:
+        build_definitions(load_settings())
+    assert f"{broken}: web.0.infolomba.base_url" in str(failure.value)
 
 
 def test_default_wiring_uses_local_store(settings):
@@ -119,11 +133,12 @@ def test_cli_object_store_reaches_r2_with_resolved_credentials(monkeypatch, s3_e
 
 def test_every_lane_runs_without_switching_it_on():
     """Schedules and sensors start RUNNING: a fresh deployment scrapes, replies, posts, reports."""
-    repo = defs.get_repository_def()
+    repo = defs().get_repository_def()
     stopped = [s.name for s in repo.schedule_defs if s.default_status != dg.DefaultScheduleStatus.RUNNING]
     stopped += [s.name for s in repo.sensor_defs if s.default_status != dg.DefaultSensorStatus.RUNNING]
     assert stopped == []
     names = {s.name for s in repo.schedule_defs} | {s.name for s in repo.sensor_defs}
     assert {"catalog_web_schedule", "catalog_ig_schedule", "manual_link_sensor",
-            "extraction_queue_sensor", "ig_reply_sensor", "ig_nightly_report_schedule",
+            "catalog_automation_sensor", "whatsapp_catch_up_schedule", "catalog_report_schedule",
+            "ig_reply_sensor", "ig_nightly_report_schedule",
             "ig_morning_post_ig_001", "ig_morning_post_ig_010"} <= names

@@ -1,56 +1,52 @@
-"""The 6-hourly schedules, the poster backlog sensor and the ingestion wiring."""
+"""The 6-hourly schedules and the ingestion wiring."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from lomba_pipeline.catalog.ingestion.assets import ig_profiles
-from lomba_pipeline.catalog.ingestion.automation import (
-    catalog_ig_schedule,
-    catalog_web_schedule,
-    poster_backlog_sensor,
-)
+from lomba_pipeline.catalog.ingestion.automation import catalog_web_schedule
 from lomba_pipeline.catalog.ingestion.service import latest_window_key
-from lomba_pipeline.definitions import defs
+from lomba_pipeline.catalog.sources.config import load_sources
+from lomba_pipeline.definitions import build_definitions
+from lomba_pipeline.resources.instagram import InstagramReader
+from lomba_pipeline.settings import get_settings
 
 WIB = ZoneInfo("Asia/Jakarta")
 
 
-def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile(monkeypatch):
-    from lomba_pipeline.settings import get_settings
-
-    monkeypatch.setenv("LOMBA_IG_SCRAPER_USERNAME", "pembaca.katalog")
-    get_settings.cache_clear()
+def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile():
+    location = build_definitions()
+    repo = location.get_repository_def()
+    ig_schedule = location.resolve_schedule_def("catalog_ig_schedule")
+    profiles = load_sources(get_settings().sources_file).instagram.profiles
+    assert profiles, "config/sources.yaml lists the IG profiles the catalog reads"
     tick = datetime(2026, 11, 5, 12, 0, tzinfo=WIB)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=tick,
-            repository_def=defs.get_repository_def(),
-        )
-        web = catalog_web_schedule.evaluate_tick(context).run_requests
-        ig = catalog_ig_schedule.evaluate_tick(context).run_requests
+
+    def evaluate(schedule, reader: InstagramReader):
+        # the context opens its own instance from the ref: close it (``with``), or it stays
+        # Dagster's current definitions-state storage after this test
+        with dg.instance_for_test() as instance, dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick,
+            resources={"instagram": reader}, repository_def=repo,
+        ) as context:
+            result = schedule.evaluate_tick(context)
+            return result.run_requests, result.skip_message
+
+    configured = InstagramReader(scraper_username="pembaca.katalog")
+    web, _ = evaluate(catalog_web_schedule, configured)
+    ig, _ = evaluate(ig_schedule, configured)
     assert [(r.partition_key, r.run_key) for r in web] == [
         ("2026-11-05-06:00", "web-2026-11-05-06:00")
     ]
-    profiles = ig_profiles.get_partition_keys()
-    assert len(ig) == len(profiles) > 0
+    assert len(ig) == len(profiles)
     for request, profile in zip(ig, profiles, strict=True):
         assert request.partition_key == f"{profile}|2026-11-05-06:00"
         assert request.tags["ig/account"] == f"profile:{profile}"
-    monkeypatch.delenv("LOMBA_IG_SCRAPER_USERNAME")
-    get_settings.cache_clear()
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=tick,
-            repository_def=defs.get_repository_def(),
-        )
-        skipped = catalog_ig_schedule.evaluate_tick(context)
-    assert not skipped.run_requests and "not configured" in skipped.skip_message
-    assert defs.resolve_schedule_def("catalog_web_schedule").cron_schedule == "0 */6 * * *"
-    assert defs.resolve_schedule_def("catalog_ig_schedule").execution_timezone == "Asia/Jakarta"
+    skipped, message = evaluate(ig_schedule, InstagramReader())
+    assert not skipped and "not configured" in message
+    assert location.resolve_schedule_def("catalog_web_schedule").cron_schedule == "0 */6 * * *"
+    assert ig_schedule.execution_timezone == "Asia/Jakarta"
 
 
 def test_latest_window_is_the_last_complete_one_in_wib():
@@ -58,27 +54,7 @@ def test_latest_window_is_the_last_complete_one_in_wib():
     assert latest_window_key(datetime(2026, 11, 5, 6, 0, tzinfo=WIB)) == "2026-11-05-00:00"
 
 
-def test_poster_backlog_sensor_asks_once_per_new_backlog(postgres):
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"postgres": postgres})
-        assert isinstance(poster_backlog_sensor(context), dg.SkipReason)
-        with postgres.connection() as conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO raw_items (source_kind, source_name, canonical_url, image_url)"
-                " VALUES ('ig', 'p', 'https://www.instagram.com/p/XYZXYZXYZ/', 'https://x/y.jpg')"
-                " RETURNING id"
-            )
-            item_id = cur.fetchone()[0]
-        result = poster_backlog_sensor(context)
-        assert [r.run_key for r in result.run_requests] == [f"posters-{item_id}"]
-        again = dg.build_sensor_context(
-            instance=instance, cursor=result.cursor, resources={"postgres": postgres}
-        )
-        assert isinstance(poster_backlog_sensor(again), dg.SkipReason)
-
-
 def test_instagram_secrets_stay_env_vars_in_the_wiring(monkeypatch):
-    from lomba_pipeline.definitions import build_definitions
     from lomba_pipeline.settings import load_settings
 
     monkeypatch.setenv("LOMBA_IG_SCRAPER_USERNAME", "pembaca.katalog")
@@ -87,4 +63,4 @@ def test_instagram_secrets_stay_env_vars_in_the_wiring(monkeypatch):
     assert reader.scraper_username == "pembaca.katalog"
     assert isinstance(reader.scraper_sessionid, dg.EnvVar)
     assert "sangat-rahasia" not in repr(reader)
-    assert {"instagram", "catalog_sources"} <= set(defs.resources)
+    assert {"instagram", "catalog_sources"} <= set(build_definitions().resources)

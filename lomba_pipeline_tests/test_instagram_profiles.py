@@ -132,14 +132,11 @@ def test_a_profile_with_no_posts_at_all_is_not_a_failure(fake_ig, gateway):
 def test_the_asset_fails_the_partition_with_an_event_after_ten_refusals(
     postgres, fake_ig, tmp_path
 ):
-    from lomba_pipeline.catalog.ingestion.assets import (
-        CatalogSources,
-        ig_profile_posts,
-        ig_profiles,
-    )
+    from lomba_pipeline.catalog.ingestion.assets import CatalogSources, build_ig_profile_posts
     from lomba_pipeline.resources.instagram import InstagramReader
 
-    profile = ig_profiles.get_partition_keys()[0]  # a profile of the configured sources file
+    profile = "info.lomba.terbaru"
+    ig_profile_posts = build_ig_profile_posts([profile])
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"instagram:\n  profiles: [{profile}]\n")
     fake_ig.add_profile(profile, posts_around_window())

@@ -9,7 +9,7 @@ import click
 
 def build_app_from_settings():
     from lomba_pipeline.admin.app import create_app
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
     from lomba_pipeline.resources.object_store import object_store_from_settings
     from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
     from lomba_pipeline.settings import get_settings
@@ -58,7 +58,7 @@ def admin(ctx: click.Context, host: str | None, port: int | None) -> None:
               show_default=True)
 def create_user_command(username: str, role: str) -> None:
     from lomba_pipeline.admin.auth import create_user
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -25,15 +25,6 @@ def pending_posters(conn, limit: int = 500) -> list[PendingPoster]:
         return [PendingPoster(*row) for row in cur.fetchall()]
 
 
-def newest_pending_poster_id(conn) -> int | None:
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT max(id) FROM raw_items
-               WHERE image_id IS NULL AND image_error IS NULL AND image_url IS NOT NULL"""
-        )
-        return cur.fetchone()[0]
-
-
 def image_id_by_sha(conn, sha256: str) -> int | None:
     with conn.cursor() as cur:
         cur.execute("SELECT id FROM images WHERE sha256 = %s", (sha256,))

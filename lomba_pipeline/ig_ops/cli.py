@@ -12,7 +12,7 @@ from lomba_pipeline.settings import get_settings
 
 
 def _pg():
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
 
     return migrated_postgres()
 

@@ -260,12 +260,19 @@ class InstagramReader(dg.ConfigurableResource):
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
-    def gateway(self, postgres, on_wait=None, max_posts: int = 36) -> InstagramGateway:
+    def not_configured_reason(self) -> str | None:
+        """Why IG sources cannot be read, or None when they can be tried."""
         if not self.scraper_username:
-            raise InstagramNotConfigured(
+            return (
                 "Instagram is not configured: set LOMBA_IG_SCRAPER_USERNAME and "
                 "LOMBA_IG_SCRAPER_SESSIONID (or LOMBA_IG_SCRAPER_PASSWORD)"
             )
+        return None
+
+    def gateway(self, postgres, on_wait=None, max_posts: int = 36) -> InstagramGateway:
+        reason = self.not_configured_reason()
+        if reason:
+            raise InstagramNotConfigured(reason)
         sessions = InstagramSessions.for_pipeline(
             postgres,
             api_base_url=self.api_base_url,

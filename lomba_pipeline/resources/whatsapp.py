@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -113,6 +114,33 @@ def _message_id(response: httpx.Response) -> str | None:
     if isinstance(raw, dict):  # WAHA answers {"id": {"_serialized": "...", ...}} for some engines
         raw = raw.get("_serialized") or raw.get("id")
     return str(raw)[:200] if raw else None
+
+
+class WhatsAppTargets(dg.ConfigurableResource):
+    """Where the catalog's messages go (resource key ``"whatsapp_targets"``); chat ids, no secrets.
+
+    Field names match the settings they come from, so broadcast code reads either.
+    """
+
+    whatsapp_channel_id: str | None = None  # approved records (…@newsletter)
+    whatsapp_review_group_id: str | None = None  # "new records to review" notices
+    whatsapp_admin_group_id: str | None = None  # nightly reports
+    whatsapp_notify_review_group: bool = False
+    config_folder: str = ""  # caption template and poster variant options
+
+    @property
+    def config_dir(self) -> Path:
+        return Path(self.config_folder)
+
+
+def whatsapp_targets_from_settings(settings) -> WhatsAppTargets:
+    return WhatsAppTargets(
+        whatsapp_channel_id=settings.whatsapp_channel_id,
+        whatsapp_review_group_id=settings.whatsapp_review_group_id,
+        whatsapp_admin_group_id=settings.whatsapp_admin_group_id,
+        whatsapp_notify_review_group=settings.whatsapp_notify_review_group,
+        config_folder=str(settings.config_dir),
+    )
 
 
 def whatsapp_from_settings(settings, *, for_dagster: bool = True) -> WhatsAppGateway:

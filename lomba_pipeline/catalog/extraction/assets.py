@@ -12,6 +12,7 @@ per-window partition would either miss those retries or re-scan old windows.
 
 import dagster as dg
 
+from lomba_pipeline.catalog.conditions import EAGER_OR_RETRY
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS
 from lomba_pipeline.catalog.extraction.runner import build_extractor, run_extraction
 from lomba_pipeline.catalog.extraction.store import (
@@ -28,6 +29,7 @@ from lomba_pipeline.resources.postgres import PostgresResource
     group_name="extract",
     deps=[dg.AssetKey("poster_images")],
     kinds={"python", "postgres"},
+    automation_condition=EAGER_OR_RETRY,
     description="Caption → Zhipu text step → poster OCR (Mistral → Gemini) for still-empty key "
     "fields, rules filling the rest; each record upserted into competitions when done.",
 )
@@ -42,7 +44,7 @@ def extracted_fields(
         postgres, extractor, workers=ai.concurrency, log=context.log, policy=ai.retry_policy()
     )
     context.log.info(summary.line())
-    return dg.MaterializeResult(metadata=summary.metadata())
+    return dg.MaterializeResult(metadata={**summary.metadata(), "summary_line": summary.line()})
 
 
 CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description",))
@@ -52,6 +54,7 @@ CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description
     group_name="catalog",
     deps=[extracted_fields],
     kinds={"postgres"},
+    automation_condition=dg.AutomationCondition.eager(),
     description="The competitions table: record counts, extraction status, fill rate per field, "
     "and the AI cost of the last 14 days per day and provider (from the attempts ledger).",
 )

@@ -85,7 +85,7 @@ def extract_pending_command(provider: str | None, limit: int | None) -> None:
     import logging
 
     from lomba_pipeline.catalog.extraction.runner import extract_pending
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
     from lomba_pipeline.resources.object_store import object_store_from_settings
     from lomba_pipeline.settings import get_settings
 

@@ -7,16 +7,10 @@ from lomba_pipeline.catalog.extraction.assets import (
     extracted_fields,
     impossible_competitions,
 )
-from lomba_pipeline.catalog.extraction.automation import (
-    extraction_job,
-    extraction_queue_sensor,
-    extraction_retry_schedule,
-)
+from lomba_pipeline.catalog.extraction.automation import extraction_job
 
 defs = dg.Definitions(
     assets=[extracted_fields, competitions],
     asset_checks=[impossible_competitions],
     jobs=[extraction_job],
-    sensors=[extraction_queue_sensor],
-    schedules=[extraction_retry_schedule],
 )

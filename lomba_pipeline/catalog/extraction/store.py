@@ -40,16 +40,6 @@ SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, 
 SOURCE_LABEL = {"web": "Web", "ig": "IG", "manual": "Manual"}
 
 
-def newest_ready_item_id(conn) -> int | None:
-    """Cheap check for the extraction sensor: the newest raw item ready for extraction."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT max(id) FROM raw_items r WHERE r.needs_extraction"
-            " AND (r.image_url IS NULL OR r.image_id IS NOT NULL OR r.image_error IS NOT NULL)"
-        )
-        return cur.fetchone()[0]
-
-
 def pending_rows(
     conn, limit: int | None = None, policy: RetryPolicy | None = None,
     now: dt.datetime | None = None,

@@ -1,30 +1,24 @@
-"""Jobs, the 6-hourly schedule and the sensors of ingestion.
+"""Jobs, the 6-hourly schedules and the manual-link sensor of ingestion.
 
-Sensors only detect work with cheap Postgres reads and a cursor; runs do the work.
+The schedules start the scrapes; the one sensor detects work that starts outside Dagster
+(links people submit, read from Postgres with a cursor). Everything downstream of the scrapes
+(posters, extraction, review state) follows by automation conditions, not by sensors.
 """
 
 import dagster as dg
 
-from lomba_pipeline.catalog.ingestion.assets import (
-    ig_profile_posts,
-    ig_profiles,
-    manual_link_posts,
-    poster_images,
-    web_listings,
-)
+from lomba_pipeline.catalog.ingestion.assets import manual_link_posts, web_listings
 from lomba_pipeline.catalog.ingestion.service import latest_window_key
-from lomba_pipeline.db.images import newest_pending_poster_id
 from lomba_pipeline.db.manual_links import links_after
 from lomba_pipeline.partitions import TIMEZONE, manual_links, six_hourly
+from lomba_pipeline.resources.instagram import InstagramReader
 from lomba_pipeline.resources.postgres import PostgresResource
-from lomba_pipeline.settings import get_settings
 
 web_ingest_job = dg.define_asset_job(
-    "web_ingest_job", selection=[web_listings, poster_images], partitions_def=six_hourly
+    "web_ingest_job", selection=[web_listings], partitions_def=six_hourly
 )
-ig_profile_job = dg.define_asset_job("ig_profile_job", selection=[ig_profile_posts])
+ig_profile_job = dg.define_asset_job("ig_profile_job", selection=["ig_profile_posts"])
 manual_link_job = dg.define_asset_job("manual_link_job", selection=[manual_link_posts])
-poster_job = dg.define_asset_job("poster_job", selection=[poster_images])
 
 
 def ig_run_tags(profile: str) -> dict[str, str]:
@@ -44,7 +38,7 @@ INGEST_CRON = "0 */6 * * *"
     job=web_ingest_job,
     name="catalog_web_schedule",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 6 h (WIB): scrape the web catalogs and store posters for the window.",
+    description="Every 6 h (WIB): scrape the web catalogs for the window that just ended.",
 )
 def catalog_web_schedule(context: dg.ScheduleEvaluationContext):
     window = latest_window_key(context.scheduled_execution_time)
@@ -53,30 +47,34 @@ def catalog_web_schedule(context: dg.ScheduleEvaluationContext):
     )
 
 
-@dg.schedule(
-    cron_schedule=INGEST_CRON,
-    execution_timezone=TIMEZONE,
-    job=ig_profile_job,
-    name="catalog_ig_schedule",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 6 h (WIB): one run per configured IG profile for the window.",
-)
-def catalog_ig_schedule(context: dg.ScheduleEvaluationContext):
-    window = latest_window_key(context.scheduled_execution_time)
-    profiles = ig_profiles.get_partition_keys()
-    if not profiles:
-        return dg.SkipReason("no Instagram profile is configured in the sources file")
-    if not get_settings().ig_scraper_username:
-        # runs would only fail one by one with the same message
-        return dg.SkipReason("Instagram is not configured (LOMBA_IG_SCRAPER_USERNAME is unset)")
-    return [
-        dg.RunRequest(
-            run_key=f"ig-{profile}-{window}",
-            partition_key=dg.MultiPartitionKey({"window": window, "profile": profile}),
-            tags=ig_run_tags(profile),
-        )
-        for profile in profiles
-    ]
+def build_catalog_ig_schedule(profiles: list[str]) -> dg.ScheduleDefinition:
+    """One run per configured profile (tagged so dagster.yaml allows one at a time per profile)."""
+
+    @dg.schedule(
+        cron_schedule=INGEST_CRON,
+        execution_timezone=TIMEZONE,
+        job=ig_profile_job,
+        name="catalog_ig_schedule",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every 6 h (WIB): one run per configured IG profile for the window.",
+    )
+    def catalog_ig_schedule(context: dg.ScheduleEvaluationContext, instagram: InstagramReader):
+        window = latest_window_key(context.scheduled_execution_time)
+        if not profiles:
+            return dg.SkipReason("no Instagram profile is configured in the sources file")
+        reason = instagram.not_configured_reason()
+        if reason:
+            return dg.SkipReason(reason)  # runs would only fail one by one with this message
+        return [
+            dg.RunRequest(
+                run_key=f"ig-{profile}-{window}",
+                partition_key=dg.MultiPartitionKey({"window": window, "profile": profile}),
+                tags=ig_run_tags(profile),
+            )
+            for profile in profiles
+        ]
+
+    return catalog_ig_schedule
 
 
 @dg.sensor(
@@ -106,23 +104,4 @@ def manual_link_sensor(context: dg.SensorEvaluationContext, postgres: PostgresRe
         run_requests=runs,
         dynamic_partitions_requests=[manual_links.build_add_request(new_keys)] if new_keys else [],
         cursor=str(links[-1].id),
-    )
-
-
-@dg.sensor(
-    job=poster_job,
-    minimum_interval_seconds=60,
-    name="poster_backlog_sensor",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def poster_backlog_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
-    """Posters waiting (e.g. after IG or manual-link runs) → one poster run per new backlog."""
-    with postgres.connection() as conn:
-        newest = newest_pending_poster_id(conn)
-    if newest is None or newest <= int(context.cursor or 0):
-        return dg.SkipReason("no new poster waiting")
-    window = latest_window_key()
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"posters-{newest}", partition_key=window)],
-        cursor=str(newest),
     )

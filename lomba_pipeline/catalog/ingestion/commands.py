@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from lomba_pipeline.catalog.extraction.runner import extract_pending
+from lomba_pipeline.catalog.ingestion.assets import CatalogSources
 from lomba_pipeline.catalog.ingestion.links import InvalidLink, submit_link
 from lomba_pipeline.catalog.ingestion.run_pass import PassSummary, run_catalog_pass
 from lomba_pipeline.catalog.ingestion.service import latest_window
 from lomba_pipeline.catalog.sources.config import SourcesConfigError, load_sources
-from lomba_pipeline.resources.instagram import InstagramReader, instagram_reader_from_settings
-from lomba_pipeline.resources.object_store import object_store_from_settings
+from lomba_pipeline.resources.instagram import InstagramReader
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 DEMO_SOURCES = PROJECT_ROOT / "config" / "sources.demo.yaml"
@@ -24,30 +24,27 @@ def _echo(line: str) -> None:
 
 
 def run_pass_command(sources_path=None, variables=None, instagram=None, log=_echo) -> PassSummary:
-    """The body of ``lomba run``: one pass over the sources file for the latest window."""
-    from lomba_pipeline.cli import migrated_postgres
+    """The body of ``lomba run``: the catalog assets for the latest window, in-process, on the
+    project's Dagster instance (the runs show in the UI)."""
+    import dagster as dg
+
+    from lomba_pipeline.db.migrated import migrated_postgres
+    from lomba_pipeline.definitions import build_resources
+    from lomba_pipeline.instance import apply_dagster_environment
 
     settings = get_settings()
-    path = sources_path or settings.sources_file
+    path = Path(sources_path or settings.sources_file)
     config = load_sources(path, variables)
-    postgres = migrated_postgres()
-    store = object_store_from_settings(settings, for_dagster=False)
-    reader = instagram or instagram_reader_from_settings(settings)
-    reader = reader.process_config_and_initialize()
+    migrated_postgres()
+    apply_dagster_environment(settings)
+    resources = build_resources(settings)
+    resources["catalog_sources"] = CatalogSources(path=str(path), variables=variables or {})
+    if instagram is not None:
+        resources["instagram"] = instagram
     window = latest_window()
     log(f"catalog pass over {path} for window {window.key}")
-
-    def extract(postgres, store):
-        return extract_pending(postgres, store, settings, log=_LineLogger(log))
-
-    return run_catalog_pass(config, postgres, store, reader, window, log, extract=extract)
-
-
-class _LineLogger:
-    """Adapts the pass's line printer to the logger interface extraction writes to."""
-
-    def __init__(self, log):
-        self.info = self.warning = self.error = log
+    with dg.DagsterInstance.get() as instance:
+        return run_catalog_pass(resources, config.instagram.profiles, window, log, instance)
 
 
 def run_and_print(sources_path: str | None = None) -> None:
@@ -111,7 +108,7 @@ def links() -> None:
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--by", "submitted_by", default="cli", show_default=True)
 def links_add(urls: tuple[str, ...], submitted_by: str) -> None:
-    from lomba_pipeline.cli import migrated_postgres
+    from lomba_pipeline.db.migrated import migrated_postgres
 
     postgres = migrated_postgres()
     rejected = 0
