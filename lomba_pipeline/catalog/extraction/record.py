@@ -7,40 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-Level = Literal["SD", "SMP", "SMA", "Mahasiswa", "Umum"]
-LEVELS: tuple[str, ...] = ("SD", "SMP", "SMA", "Mahasiswa", "Umum")
-
-# The fixed category vocabulary; anything finer goes to ``tags``.
-CATEGORIES: tuple[str, ...] = (
-    "Akademik & Sains",
-    "Teknologi & IT",
-    "Seni & Kreatif",
-    "Bisnis & Startup",
-    "Olahraga & E-sports",
-    "Sastra & Bahasa",
-    "Sosial & Lingkungan",
-    "Keagamaan",
-    "Gaya Hidup & Hobi",
-    "Lainnya",
+from lomba_pipeline.catalog.extraction.vocabulary import (  # noqa: F401  (re-exported)
+    CATEGORIES,
+    LEVELS,
+    FeeWave,
+    Level,
 )
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # A record with all of these filled is complete: it is never sent to a provider again.
 KEY_FIELDS: tuple[str, ...] = ("organizer", "start_date", "end_date", "categories", "levels")
-
-
-class FeeWave(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    label: str | None = None
-    amount: int | None = Field(default=None, ge=0)
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
 
 
 class CompetitionRecord(BaseModel):

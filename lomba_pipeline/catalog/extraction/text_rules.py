@@ -11,8 +11,8 @@ import re
 import unicodedata
 
 from lomba_pipeline.catalog.extraction.dates import first_range
-from lomba_pipeline.catalog.extraction.record import LEVELS, FeeWave
 from lomba_pipeline.catalog.extraction.segments import BOUNDARY, label_before
+from lomba_pipeline.catalog.extraction.vocabulary import LEVELS, FeeWave
 
 _HASHTAG = re.compile(r"(?<!\w)#[\w_]+")
 _EMOJI = re.compile(
