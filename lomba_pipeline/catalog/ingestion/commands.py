@@ -13,6 +13,7 @@ from lomba_pipeline.catalog.ingestion.service import latest_window
 from lomba_pipeline.catalog.sources.config import SourcesConfigError, load_sources
 from lomba_pipeline.resources.instagram import InstagramReader, instagram_reader_from_settings
 from lomba_pipeline.resources.object_store import object_store_from_settings
+from lomba_pipeline.resources.outbound import AllowListError, OutboundPolicy, outbound_from_settings
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 DEMO_SOURCES = PROJECT_ROOT / "config" / "sources.demo.yaml"
@@ -23,13 +24,20 @@ def _echo(line: str) -> None:
     click.echo(line)
 
 
-def run_pass_command(sources_path=None, variables=None, instagram=None, log=_echo) -> PassSummary:
+def run_pass_command(
+    sources_path=None,
+    variables=None,
+    instagram=None,
+    log=_echo,
+    outbound: OutboundPolicy | None = None,
+) -> PassSummary:
     """The body of ``lomba run``: one pass over the sources file for the latest window."""
     from lomba_pipeline.cli import migrated_postgres
 
     settings = get_settings()
     path = sources_path or settings.sources_file
     config = load_sources(path, variables)
+    outbound = outbound or outbound_from_settings(settings).policy()
     postgres = migrated_postgres()
     store = object_store_from_settings(settings, for_dagster=False)
     reader = instagram or instagram_reader_from_settings(settings)
@@ -40,7 +48,9 @@ def run_pass_command(sources_path=None, variables=None, instagram=None, log=_ech
     def extract(postgres, store):
         return extract_pending(postgres, store, settings, log=_LineLogger(log))
 
-    return run_catalog_pass(config, postgres, store, reader, window, log, extract=extract)
+    return run_catalog_pass(
+        config, postgres, store, reader, window, log, extract=extract, outbound=outbound
+    )
 
 
 class _LineLogger:
@@ -54,7 +64,7 @@ def run_and_print(sources_path: str | None = None) -> None:
     """``lomba run``: the pass, then the summary table; exit 0 unless the config is invalid."""
     try:
         summary = run_pass_command(sources_path)
-    except SourcesConfigError as exc:
+    except (SourcesConfigError, AllowListError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("\n" + summary.table())
     if summary.failed_sources:
@@ -70,14 +80,14 @@ def run_and_print(sources_path: str | None = None) -> None:
     type=int,
     default=18765,
     show_default=True,
-    help="Port of the synthetic sites (fixed so reruns dedupe).",
+    help="Port of the synthetic sites (any port: stored URLs use fixed demo host names).",
 )
 def demo_command(port: int) -> None:
     from lomba_pipeline.demo.content import default_demo_content, make_ig_posts
-    from lomba_pipeline.demo.site import SyntheticSite
+    from lomba_pipeline.demo.site import DEMO_HOSTS, SyntheticSite, demo_host_map
 
     window = latest_window()
-    profiles = load_sources(DEMO_SOURCES, {"DEMO_BASE_URL": "http://127.0.0.1"}).instagram.profiles
+    profiles = load_sources(DEMO_SOURCES).instagram.profiles
     site = SyntheticSite(
         **default_demo_content(),
         ig_profiles={p: make_ig_posts(p, window.start) for p in profiles},
@@ -86,7 +96,12 @@ def demo_command(port: int) -> None:
         site.start(port)
     except RuntimeError:
         site.start(0)  # the fixed port is taken: still run, on any free port
+    site.media_url = f"http://{DEMO_HOSTS['media']}"
     click.echo(f"SYNTHETIC sites and fake Instagram on {site.url} (nothing leaves this machine)")
+    # the demo's fixed host names are served from its port: stored URLs stay the same
+    outbound = outbound_from_settings(get_settings()).policy().with_mapped(
+        demo_host_map(site.port)
+    )
     reader = InstagramReader(
         scraper_username="demo_scraper",
         scraper_sessionid=DEMO_SESSIONID,
@@ -96,7 +111,7 @@ def demo_command(port: int) -> None:
         max_attempts=3,
     )
     try:
-        summary = run_pass_command(DEMO_SOURCES, {"DEMO_BASE_URL": site.url}, reader)
+        summary = run_pass_command(DEMO_SOURCES, None, reader, outbound=outbound)
     finally:
         site.stop()
     click.echo("\n" + summary.table())

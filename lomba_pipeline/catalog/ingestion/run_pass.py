@@ -25,6 +25,7 @@ from lomba_pipeline.resources.instagram import (
     InstagramReader,
     InstagramUnavailable,
 )
+from lomba_pipeline.resources.outbound import OutboundPolicy
 from lomba_pipeline.resources.poster_fetch import PosterFetcher
 
 
@@ -83,11 +84,13 @@ def run_catalog_pass(
     window: Window,
     log: Callable[[str], None],
     extract: Callable | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> PassSummary:
+    outbound = outbound or OutboundPolicy()
     summary = PassSummary(window)
-    summary.sources.extend(ingest_web(postgres, config, window, log))
+    summary.sources.extend(ingest_web(postgres, config, window, log, outbound))
     summary.sources.extend(_ingest_instagram(config, postgres, instagram, window, log))
-    with PosterFetcher() as fetcher:
+    with PosterFetcher(outbound) as fetcher:
         summary.posters = store_posters(postgres, store, fetcher, log)
     if extract is not None:
         # each record is written the moment it is extracted (streaming, not batched)
