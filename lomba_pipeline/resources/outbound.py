@@ -173,9 +173,13 @@ class OutboundPolicy:
 
     def as_setting(self) -> str:
         """The allow-list in ``LOMBA_FETCH_ALLOW_HOSTS`` form (for a child process)."""
-        plain = [host if port is None else f"{host}:{port}" for host, port in sorted(
-            self.allowed, key=lambda e: (e[0], e[1] or 0))]
-        return " ".join(plain + [f"{n}={ip}:{port}" for n, ip, port in self.mapped])
+
+        def hp(host: str, port: int | None) -> str:
+            host = f"[{host}]" if ":" in host and port is not None else host
+            return host if port is None else f"{host}:{port}"
+
+        plain = [hp(h, p) for h, p in sorted(self.allowed, key=lambda e: (e[0], e[1] or 0))]
+        return " ".join(plain + [f"{n}={hp(ip, port)}" for n, ip, port in self.mapped])
 
     def check_url(self, url: str) -> httpx.URL:
         """The URL parsed, if it is one this policy would fetch at all (no DNS yet)."""
