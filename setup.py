@@ -55,6 +55,7 @@ setup(
             "flask-cors>=5.0",
             "playwright>=1.50",
             "ruff>=0.6",
+            "hypothesis>=6.100",
         ]
     },
     entry_points={"console_scripts": ["lomba=lomba_pipeline.cli:main"]},
