@@ -99,9 +99,12 @@ def demo_command(port: int) -> None:
     site.media_url = f"http://{DEMO_HOSTS['media']}"
     click.echo(f"SYNTHETIC sites and fake Instagram on {site.url} (nothing leaves this machine)")
     # the demo's fixed host names are served from its port: stored URLs stay the same
-    outbound = outbound_from_settings(get_settings()).policy().with_mapped(
-        demo_host_map(site.port)
-    )
+    try:
+        outbound = outbound_from_settings(get_settings()).policy()
+    except AllowListError as exc:
+        site.stop()
+        raise click.ClickException(str(exc)) from None
+    outbound = outbound.with_mapped(demo_host_map(site.port))
     reader = InstagramReader(
         scraper_username="demo_scraper",
         scraper_sessionid=DEMO_SESSIONID,
