@@ -280,3 +280,15 @@ def test_requests_to_one_host_are_spaced_by_the_politeness_delay():
     # 1 list page + 4 details on one host: at least 4 gaps of 0.3 s
     assert timings[0.3] >= 4 * 0.3
     assert timings[0.0] < timings[0.3] - 0.8
+
+
+def test_without_the_allow_list_entry_the_local_site_is_refused_and_never_asked(
+    postgres, site, tmp_path
+):
+    """The tests above pass only because they allow their site: the policy is never off."""
+    config = load_sources(write_sources(tmp_path, site.url))
+    reports = ingest_web(postgres, config, WINDOW, lambda _: None)  # the strict default
+    assert [r.status for r in reports] == ["unreachable", "unreachable"]
+    assert all("a loopback address" in r.errors[0] for r in reports)
+    assert site.requests == []
+    assert rows(postgres, "SELECT count(*) AS n FROM raw_items")[0]["n"] == 0
