@@ -26,7 +26,7 @@ from lomba_pipeline.catalog.sources.config import (
 )
 from lomba_pipeline.catalog.sources.crawl_client import OutboundHttpClient
 from lomba_pipeline.catalog.sources.items import BadLink, ScrapedItem, checked_link
-from lomba_pipeline.resources.outbound import OutboundPolicy
+from lomba_pipeline.resources.outbound import OutboundError, OutboundPolicy
 
 AJAX_HEADERS = {
     "X-Requested-With": "XMLHttpRequest",
@@ -405,6 +405,8 @@ def _keep_listing(result: SourceOutcome, source, listing: dict, error: str) -> N
 
 
 def _reason(error: Exception) -> str:
+    if isinstance(error, OutboundError):  # the URL is named next to it by the caller
+        return f"{type(error).__name__}: {error.reason}"[:200]
     status = getattr(error, "status_code", None)
     if status:
         return f"HTTP {status}"
