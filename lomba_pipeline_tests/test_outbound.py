@@ -322,3 +322,21 @@ def test_a_deadline_error_is_its_own_kind():
         with pytest.raises(OutboundDeadline):
             client.fetch(f"{site.url}/drip.png", max_bytes=10**6)
         client.close()
+
+
+def test_a_hanging_name_lookup_ends_at_the_deadline():
+    import threading
+
+    release = threading.Event()
+
+    def silent_dns(host: str, port: int) -> list[str]:  # a DNS server that never answers
+        release.wait(30)
+        return ["93.184.216.34"]
+
+    client = OutboundClient(OutboundPolicy(deadline_seconds=0.5, resolver=silent_dns))
+    try:
+        with pytest.raises(OutboundDeadline):
+            client.fetch("https://lambat.example/p.png", max_bytes=10)
+    finally:
+        release.set()
+        client.close()

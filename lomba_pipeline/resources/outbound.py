@@ -21,6 +21,7 @@ address, and ``name=ip:port`` entries serve a fixed host name from a fixed addre
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import ipaddress
 import socket
@@ -277,6 +278,19 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
 
 
 # -- network backends that dial only checked addresses ----------------------------------------
+# getaddrinfo cannot be interrupted: lookups run here so that a hanging DNS answer still ends the
+# download at its deadline (the stuck lookup finishes or fails on its own)
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns")
+
+
+def _destinations_within(policy: OutboundPolicy, host: str, port: int, timeout):
+    future = _LOOKUPS.submit(policy.destinations, host, port)
+    try:
+        return future.result(timeout=_clamped(timeout))
+    except concurrent.futures.TimeoutError:
+        raise httpcore.ConnectTimeout(f"{host}: name not resolved in time") from None
+
+
 class _CheckedBackend(httpcore.NetworkBackend):
     def __init__(self, policy: OutboundPolicy):
         self._policy = policy
@@ -284,7 +298,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         last: Exception | None = None
-        for ip, real_port in self._policy.destinations(host, port):
+        for ip, real_port in _destinations_within(self._policy, host, port, timeout):
             try:
                 stream = self._inner.connect_tcp(
                     ip, real_port, _clamped(timeout), local_address, socket_options
