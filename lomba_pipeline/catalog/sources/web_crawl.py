@@ -24,7 +24,6 @@ from lomba_pipeline.catalog.sources.config import (
     GenericSource,
     InfolombaSource,
 )
-from lomba_pipeline.catalog.sources.crawl_client import OutboundHttpClient
 from lomba_pipeline.catalog.sources.items import BadLink, ScrapedItem, checked_link
 from lomba_pipeline.resources.outbound import OutboundError, OutboundPolicy
 
@@ -104,6 +103,9 @@ async def crawl_web_async(
     from crawlee.storage_clients import MemoryStorageClient
     from crawlee.storages import RequestQueue
 
+    # imported here: crawlee costs ~1 s to import, and the code location loads this module
+    from lomba_pipeline.catalog.sources.crawl_client import OutboundHttpClient
+
     outcomes = {s.name: SourceOutcome(s.name) for s in sources}
     by_name = {s.name: s for s in sources}
     if not sources:
@@ -145,16 +147,15 @@ async def crawl_web_async(
     async def body(ctx) -> bytes:
         return await ctx.http_response.read()
 
-    async def add_or_skip(ctx, make_request, listing: dict) -> None:
-        """Queue one card's request; a card crawlee cannot request is skipped with its reason,
-        the rest of the page goes on."""
+    def request_or_skip(ctx, make_request, listing: dict) -> list:
+        """One card's request (in a list), or none: a card crawlee cannot request is skipped
+        with its reason, and the rest of the page goes on."""
         try:
-            request = make_request()
+            return [make_request()]
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             reason = str(exc).strip().splitlines()[0][:150]
             outcome(ctx).errors.append(f"{listing.get('url')!r}: skipped ({reason})")
-            return
-        await ctx.add_requests([request])
+            return []
 
     # -- infolomba.id --------------------------------------------------------------------------
     def infolomba_detail_request(source: InfolombaSource, listing: dict):
@@ -172,10 +173,12 @@ async def crawl_web_async(
         source = by_name[ctx.request.user_data["source"]]
         listings, errors = parsers.infolomba_cards(html, _base(source), source.include_past)
         outcome(ctx).errors.extend(f"{page}: {e}" for e in errors)
+        requests = []
         for listing in listings:
-            await add_or_skip(
+            requests += request_or_skip(
                 ctx, lambda listing=listing: infolomba_detail_request(source, listing), listing
             )
+        await ctx.add_requests(requests)
 
     @crawler.router.handler("INFOLOMBA_LIST")
     async def infolomba_list(ctx: ParselCrawlingContext) -> None:
@@ -263,11 +266,12 @@ async def crawl_web_async(
         html = (await body(ctx)).decode(errors="replace")
         listings, errors = parsers.generic_cards(html, ctx.request.url, source)
         result.errors.extend(errors)
+        details = []
         for listing in listings:
             if source.detail is None:
                 result.items.append(_item(source, listing))
             else:
-                await add_or_skip(
+                details += request_or_skip(
                     ctx,
                     lambda listing=listing: Request.from_url(
                         listing["url"],
@@ -277,6 +281,7 @@ async def crawl_web_async(
                     ),
                     listing,
                 )
+        await ctx.add_requests(details)
         depth = ctx.request.user_data.get("page", 1)
         next_href = ctx.selector.css(source.next_page).get() if source.next_page else None
         if next_href and depth < source.max_pages:
@@ -287,15 +292,17 @@ async def crawl_web_async(
             except (BadLink, ValueError) as exc:
                 result.errors.append(f"{ctx.request.url}: next page not followed ({exc})")
                 return
-            await add_or_skip(
-                ctx,
-                lambda: Request.from_url(
-                    next_url,
-                    headers=BASE_HEADERS,
-                    label="GENERIC_LIST",
-                    user_data={"source": source.name, "page": depth + 1},
-                ),
-                {"url": next_url},
+            await ctx.add_requests(
+                request_or_skip(
+                    ctx,
+                    lambda: Request.from_url(
+                        next_url,
+                        headers=BASE_HEADERS,
+                        label="GENERIC_LIST",
+                        user_data={"source": source.name, "page": depth + 1},
+                    ),
+                    {"url": next_url},
+                )
             )
 
     @crawler.router.handler("GENERIC_DETAIL")
