@@ -1,5 +1,8 @@
 """Scrape throughput: the crawlee pipeline vs a minimal bounded asyncio httpx + parsel loop.
 
+The crawlee pipeline sends every request through the outbound-fetch policy (checked address,
+deadline, byte cap; the local site is allowed explicitly); the plain loop checks nothing.
+
 A SYNTHETIC infolomba-style site with 1,000 listings is served on 127.0.0.1 by uvicorn in a
 separate process: 1 list page + 99 ``POST /load-event-2`` pages + 1,000 ``POST /load-details``
 = 1,100 pages. Both crawlers fetch exactly those pages and parse them with the same parsers
@@ -38,6 +41,7 @@ def free_port() -> int:
 def crawlee_run(base: str, pages_after_first: int, concurrency: int) -> tuple[int, int, float]:
     from lomba_pipeline.catalog.sources.config import CrawlSettings, InfolombaSource
     from lomba_pipeline.catalog.sources.web_crawl import crawl_web
+    from lomba_pipeline.resources.outbound import OutboundPolicy
 
     source = InfolombaSource(
         name="bench", type="infolomba", base_url=base, load_more_pages=pages_after_first
@@ -49,7 +53,8 @@ def crawlee_run(base: str, pages_after_first: int, concurrency: int) -> tuple[in
         max_request_retries=0,
     )
     start = time.perf_counter()
-    outcome = crawl_web([source], crawl, datetime.now(UTC))["bench"]
+    policy = OutboundPolicy.from_setting(base.split("://", 1)[1])  # the local site only
+    outcome = crawl_web([source], crawl, datetime.now(UTC), policy)["bench"]
     elapsed = time.perf_counter() - start
     assert not outcome.errors and not outcome.unreachable, outcome.errors[:3]
     return outcome.pages, len(outcome.items), elapsed

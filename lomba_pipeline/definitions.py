@@ -20,6 +20,7 @@ from lomba_pipeline.resources.ai import ai_resource_from_settings
 from lomba_pipeline.resources.instagram import instagram_reader_from_settings
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.object_store import object_store_from_settings
+from lomba_pipeline.resources.outbound import outbound_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.resources.whatsapp import whatsapp_from_settings, whatsapp_targets_from_settings
 from lomba_pipeline.settings import Settings, get_settings
@@ -41,6 +42,7 @@ def build_resources(settings: Settings) -> dict:
         "ig_clock": IgClock(),
         "instagram": instagram_reader_from_settings(settings),
         "catalog_sources": CatalogSources(path=str(settings.sources_file)),
+        "outbound": outbound_from_settings(settings),
     }
 
 

@@ -136,6 +136,10 @@ class Settings:
     admin_cookie_secure: bool = False
     ig_scraper_sessionid: str | None = field(repr=False, default=None)
     sources_file_env: str | None = None
+    # hosts that third-party URLs may reach although they resolve to internal addresses
+    # ("host", "host:port", "name=ip:port"); see resources/outbound.py
+    fetch_allow_hosts: str | None = None
+    fetch_deadline_seconds: float = 20.0
 
     @property
     def sources_file(self) -> Path:
@@ -276,6 +280,8 @@ def load_settings() -> Settings:
         admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
         ig_scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
         sources_file_env=_env("LOMBA_SOURCES_FILE"),
+        fetch_allow_hosts=_env("LOMBA_FETCH_ALLOW_HOSTS"),
+        fetch_deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", 20.0),
     )
 
 

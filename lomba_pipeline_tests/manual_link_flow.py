@@ -51,6 +51,8 @@ def run_manual_link_through_daemon(deadline_seconds: float = 240) -> FlowResult:
             "LOMBA_IG_SCRAPER_SESSIONID": SESSIONID,
             "LOMBA_IG_API_BASE_URL": fake.url,
             "LOMBA_IG_REQUEST_DELAY_SECONDS": "0",
+            # the fake's poster URLs are on loopback: allowed explicitly, as a test site
+            "LOMBA_FETCH_ALLOW_HOSTS": fake.url.split("://", 1)[1].rstrip("/"),
         }
         port = free_port()
         with lomba_dev(port, env, extra_args=("--no-admin",)):

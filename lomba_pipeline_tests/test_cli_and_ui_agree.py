@@ -56,7 +56,8 @@ def test_lomba_run_and_a_ui_launched_run_store_identical_rows(postgres, tmp_path
             " load_more_pages: 1}\n"
             f'  - {{name: blog, type: blogger, base_url: "{site.url}/blog", freshness_days: 30}}\n'
         )
-        env = {**os.environ, "LOMBA_SOURCES_FILE": str(sources)}
+        env = {**os.environ, "LOMBA_SOURCES_FILE": str(sources),
+               "LOMBA_FETCH_ALLOW_HOSTS": site.host_port}  # the loopback site, explicitly
         out = lomba("run", env=env)
         assert out.returncode == 0, out.stderr
         window = re.search(r"for window (\S+)", out.stdout).group(1)

@@ -98,7 +98,9 @@ instagram:
 """
         )
         port = free_port()
-        with lomba_dev(port, {**os.environ, "LOMBA_SOURCES_FILE": str(sources)}) as proc:
+        env = {**os.environ, "LOMBA_SOURCES_FILE": str(sources),
+               "LOMBA_FETCH_ALLOW_HOSTS": site.host_port}  # the loopback site, explicitly
+        with lomba_dev(port, env) as proc:
             wait_for_ui(proc, port)
             launched = graphql(
                 port,

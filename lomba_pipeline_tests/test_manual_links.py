@@ -134,3 +134,35 @@ def test_manual_link_partition_stores_the_post_once(postgres, local_store):
     assert items[0]["source_kind"] == "manual" and items[0]["caption"] == post.caption
     assert items[0]["canonical_url"] == f"https://www.instagram.com/p/{post.shortcode}/"
     assert status["status"] == "done" and status["raw_item_id"] is not None
+
+
+# -- fuzz: the validator never raises anything but InvalidLink ------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+link_like = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        lambda scheme, host, path: f"{scheme}{host}{path}",
+        st.sampled_from(["https://", "http://", "ftp://", "", "//", "javascript:", "HTTPS://"]),
+        st.sampled_from(["www.instagram.com", "instagram.com", "m.instagram.com", "instagr.am",
+                         "[instagram.com", "instagram.com:99999", "evil.example", "", "[::1]"]),
+        st.one_of(
+            st.sampled_from(["/p/DSlsNe5E5iO/", "/reel/DSlsNe5E5iO", "/a.b/p/DSlsNe5E5iO/",
+                             "/stories/x/1/", "/p/", "/p/\x00abcde/"]),
+            st.text(max_size=40),
+        ),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(link_like)
+def test_fuzzed_links_are_accepted_as_one_post_or_refused_with_a_reason(text):
+    try:
+        link = canonical_link(text)
+    except InvalidLink as exc:
+        assert str(exc)  # the person sees why
+        return
+    assert link.canonical == f"https://www.instagram.com/p/{link.shortcode}/"
+    assert "\x00" not in link.submitted and link.partition_key

@@ -1,5 +1,6 @@
 """``lomba run`` and ``lomba demo`` as a person runs them (real subprocesses, local sites only)."""
 
+import os
 import re
 
 import pytest
@@ -32,7 +33,9 @@ instagram:
   profiles: [infolomba.indonesia.id]
 """
         )
-        out = lomba("run", "--sources", str(sources))
+        # the local site is on loopback: allowed explicitly, as a deployment would
+        out = lomba("run", "--sources", str(sources),
+                    env={**os.environ, "LOMBA_FETCH_ALLOW_HOSTS": site.host_port})
     assert out.returncode == 0, out.stderr
     assert summary_row(out.stdout, "Web mati")[1] == "unreachable"
     assert summary_row(out.stdout, "Web infolomba")[1:4] == ["ok", "6", "6"]
@@ -49,6 +52,15 @@ instagram:
     with postgres.cursor() as cur:
         cur.execute("SELECT count(*) AS n, count(title) AS titled FROM competitions")
         assert dict(cur.fetchone()) == {"n": 7, "titled": 7}
+
+
+def test_run_with_a_bad_allow_list_says_which_entry(tmp_path):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("web: []\n")
+    out = lomba("run", "--sources", str(sources),
+                env={**os.environ, "LOMBA_FETCH_ALLOW_HOSTS": "mirror=not-an-ip:80"})
+    assert out.returncode == 1
+    assert "LOMBA_FETCH_ALLOW_HOSTS: entry 'mirror=not-an-ip:80'" in out.stderr
 
 
 def test_run_with_an_invalid_sources_file_says_what_is_wrong(tmp_path):
@@ -80,10 +92,24 @@ def test_demo_runs_the_whole_pass_offline_and_a_second_demo_adds_nothing(postgre
         counts = cur.fetchone()
     assert re.search(rf"^extraction \(rules\): {counts['n']} records", first.stdout, re.M)
 
-    second = lomba("demo", "--port", port)
+    def stored():
+        with postgres.cursor() as cur:
+            cur.execute("SELECT count(*) AS items, count(image_id) AS posters,"
+                        " count(*) FILTER (WHERE canonical_url LIKE '%127.0.0.1%') AS local"
+                        " FROM raw_items")
+            return dict(cur.fetchone())
+
+    after_first = stored()
+    assert after_first["local"] == 0  # stored URLs name the demo hosts, never the port
+
+    # another port (as when the first one is taken): the same records, nothing new
+    second = lomba("demo", "--port", str(free_port()))
     assert second.returncode == 0, second.stderr
     assert "posters: 0 stored" in second.stdout
     # seen again: only incomplete records go back to extraction, complete ones never do
     assert re.search(rf"^extraction \(rules\): {counts['incomplete']} records", second.stdout,
                      re.M), second.stdout[-1500:]
     assert summary_row(second.stdout, "IG demo_kompetisi")[3] == "0"  # nothing new
+    for source in ("infolomba-sintetis", "blogger-sintetis", "katalog-generik-sintetis"):
+        assert summary_row(second.stdout, f"Web {source}")[3] == "0"
+    assert stored() == after_first

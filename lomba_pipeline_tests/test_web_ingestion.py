@@ -1,4 +1,7 @@
-"""crawlee against local SYNTHETIC catalog sites; rows land in the real Postgres."""
+"""crawlee against local SYNTHETIC catalog sites; rows land in the real Postgres.
+
+The sites listen on 127.0.0.1, which the outbound-fetch policy refuses: each test allows its own
+site's ``127.0.0.1:PORT`` explicitly, as a deployment would with ``LOMBA_FETCH_ALLOW_HOSTS``."""
 
 from datetime import UTC, datetime
 
@@ -10,8 +13,14 @@ from lomba_pipeline.catalog.ingestion.service import ingest_web, window_for_key
 from lomba_pipeline.catalog.sources.config import load_sources
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite
+from lomba_pipeline.resources.outbound import OutboundFetch, OutboundPolicy
 
 WINDOW = window_for_key("2026-11-03-06:00")
+
+
+def allowing(site) -> OutboundPolicy:
+    """The strict policy plus this one local site (and nothing else on loopback)."""
+    return OutboundPolicy.from_setting(site.host_port)
 
 
 def write_sources(tmp_path, site_url: str, extra: str = "") -> str:
@@ -45,7 +54,9 @@ def rows(postgres, sql="SELECT * FROM raw_items ORDER BY id"):
 def test_list_load_more_detail_and_blogger_feed_land_in_postgres(postgres, site, tmp_path):
     config = load_sources(write_sources(tmp_path, site.url))
     lines = []
-    reports = {r.name: r for r in ingest_web(postgres, config, WINDOW, lines.append)}
+    reports = {
+        r.name: r for r in ingest_web(postgres, config, WINDOW, lines.append, allowing(site))
+    }
     # list (10) + two load-more pages (10 + 5) = 25 events, each with its detail
     assert (reports["infolomba"].status, reports["infolomba"].new) == ("ok", 25)
     # 4 feed entries, the stale one dropped by the freshness filter
@@ -88,7 +99,10 @@ def test_bad_pages_give_per_item_errors_and_the_rest_is_stored(postgres, tmp_pat
                 '  - {name: mati, type: blogger, base_url: "http://127.0.0.1:9/mati"}',
             )
         )
-        reports = {r.name: r for r in ingest_web(postgres, config, WINDOW, lambda _: None)}
+        reports = {
+            r.name: r
+            for r in ingest_web(postgres, config, WINDOW, lambda _: None, allowing(site))
+        }
     info = reports["infolomba"]
     assert info.status == "ok with errors"
     assert info.new == 12  # dead or broken details keep what the list card said
@@ -117,6 +131,7 @@ def test_materializing_the_same_partitions_twice_changes_nothing(postgres, r2_st
             "postgres": postgres,
             "object_store": r2_store,
             "catalog_sources": CatalogSources(path=write_sources(tmp_path, site.url)),
+            "outbound": OutboundFetch(allow_hosts=site.host_port),
         }
 
         def materialize(key):
@@ -159,7 +174,7 @@ def test_a_known_item_with_complete_ai_fields_is_skipped_and_an_incomplete_one_r
     postgres, site, tmp_path
 ):
     config = load_sources(write_sources(tmp_path, site.url))
-    ingest_web(postgres, config, WINDOW, lambda _: None)
+    ingest_web(postgres, config, WINDOW, lambda _: None, allowing(site))
     with postgres.connection() as conn, conn.cursor() as cur:
         cur.execute("UPDATE raw_items SET needs_extraction = false")
         cur.execute(
@@ -171,7 +186,7 @@ def test_a_known_item_with_complete_ai_fields_is_skipped_and_an_incomplete_one_r
                FROM raw_items"""
         )
     lines = []
-    reports = ingest_web(postgres, config, WINDOW, lines.append)
+    reports = ingest_web(postgres, config, WINDOW, lines.append, allowing(site))
     total = sum(r.found for r in reports)
     assert sum(r.new for r in reports) == 0
     complete = rows(postgres, "SELECT count(*) AS n FROM raw_items WHERE id % 2 = 0")[0]["n"]
@@ -259,9 +274,21 @@ def test_requests_to_one_host_are_spaced_by_the_politeness_delay():
         for delay in (0.0, 0.0, 0.3):  # the first run warms crawlee up
             crawl = CrawlSettings(per_host_delay_seconds=delay, max_request_retries=0)
             start = time.perf_counter()
-            outcome = crawl_web([source], crawl, WINDOW.end)["infolomba"]
+            outcome = crawl_web([source], crawl, WINDOW.end, allowing(site))["infolomba"]
             timings[delay] = time.perf_counter() - start
             assert len(outcome.items) == 4
     # 1 list page + 4 details on one host: at least 4 gaps of 0.3 s
     assert timings[0.3] >= 4 * 0.3
     assert timings[0.0] < timings[0.3] - 0.8
+
+
+def test_without_the_allow_list_entry_the_local_site_is_refused_and_never_asked(
+    postgres, site, tmp_path
+):
+    """The tests above pass only because they allow their site: the policy is never off."""
+    config = load_sources(write_sources(tmp_path, site.url))
+    reports = ingest_web(postgres, config, WINDOW, lambda _: None)  # the strict default
+    assert [r.status for r in reports] == ["unreachable", "unreachable"]
+    assert all("a loopback address" in r.errors[0] for r in reports)
+    assert site.requests == []
+    assert rows(postgres, "SELECT count(*) AS n FROM raw_items")[0]["n"] == 0

@@ -36,10 +36,12 @@ class StoredItem:
 
 
 def store_items(conn, items: list[ScrapedItem], window_start: datetime | None) -> list[StoredItem]:
-    """Insert new items, re-queue incomplete known ones; one result per distinct canonical URL."""
+    """Insert new items, re-queue incomplete known ones; one result per distinct canonical URL.
+    Stored text is bounded (``ScrapedItem.bounded``); a cut caption stays whole in the payload."""
     unique: dict[str, ScrapedItem] = {}
     for item in items:
-        unique.setdefault(item.canonical_url, item)  # a batch must not repeat a conflict key
+        # a batch must not repeat a conflict key
+        unique.setdefault(item.canonical_url, item.bounded())
     if not unique:
         return []
     with conn.cursor() as cur:

@@ -1,14 +1,23 @@
-"""Download poster images with a size cap and a type check before the bytes are trusted."""
+"""Download poster images under the outbound-fetch policy, with a type check before the bytes
+are trusted. Poster links come from scraped pages and Instagram media, so they are third-party
+content: every hop is checked, the download has a total deadline and a byte cap."""
 
 from __future__ import annotations
 
 import httpx
 
 from lomba_pipeline.media.images import MAX_IMAGE_BYTES
+from lomba_pipeline.resources.outbound import (
+    OutboundClient,
+    OutboundError,
+    OutboundFailed,
+    OutboundPolicy,
+    OutboundRefused,
+)
 
 
 class PosterDownloadError(RuntimeError):
-    """The poster at ``url`` could not be fetched (network, status, type or size)."""
+    """The poster at ``url`` could not be fetched (policy, network, status, type or size)."""
 
     def __init__(self, url: str, reason: str):
         super().__init__(f"{url}: {reason}")
@@ -16,38 +25,30 @@ class PosterDownloadError(RuntimeError):
         self.reason = reason
 
 
+def _image_answer(response: httpx.Response) -> None:
+    url = str(response.request.url)
+    if response.status_code != 200:
+        raise OutboundFailed(url, f"HTTP {response.status_code}")
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and not kind.startswith(("image/", "application/octet-stream")):
+        raise OutboundRefused(url, f"not an image (Content-Type {kind})")
+
+
 class PosterFetcher:
-    def __init__(self, timeout_seconds: float = 20.0, max_bytes: int = MAX_IMAGE_BYTES):
+    """``fetch(url) -> bytes``; any refusal or failure is a ``PosterDownloadError`` with a reason.
+    The policy has no default: the caller says which internal hosts (if any) are allowed."""
+
+    def __init__(self, policy: OutboundPolicy, max_bytes: int = MAX_IMAGE_BYTES):
         self.max_bytes = max_bytes
-        self._client = httpx.Client(
-            timeout=timeout_seconds,
-            follow_redirects=True,
-            headers={"User-Agent": "lomba-pipeline/0.1 (+poster fetch)"},
+        self._client = OutboundClient(
+            policy, headers={"User-Agent": "lomba-pipeline/0.1 (+poster fetch)"}
         )
 
     def fetch(self, url: str) -> bytes:
-        if not url.startswith(("http://", "https://")):
-            raise PosterDownloadError(url, "not an http(s) URL")
         try:
-            with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise PosterDownloadError(url, f"HTTP {response.status_code}")
-                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                if kind and not kind.startswith(("image/", "application/octet-stream")):
-                    raise PosterDownloadError(url, f"not an image (Content-Type {kind})")
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > self.max_bytes:
-                    raise PosterDownloadError(
-                        url, f"too large ({declared} bytes > {self.max_bytes})"
-                    )
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data.extend(chunk)
-                    if len(data) > self.max_bytes:
-                        raise PosterDownloadError(url, f"too large (> {self.max_bytes} bytes)")
-                return bytes(data)
-        except httpx.HTTPError as exc:
-            raise PosterDownloadError(url, f"{type(exc).__name__}: {exc}") from None
+            return self._client.fetch(url, max_bytes=self.max_bytes, accept=_image_answer).body
+        except OutboundError as exc:
+            raise PosterDownloadError(url, exc.reason) from None
 
     def close(self) -> None:
         self._client.close()

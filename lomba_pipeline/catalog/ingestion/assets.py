@@ -35,6 +35,7 @@ from lomba_pipeline.resources.instagram import (
     InstagramUnavailable,
 )
 from lomba_pipeline.resources.object_store import ObjectStore
+from lomba_pipeline.resources.outbound import OutboundFetch
 from lomba_pipeline.resources.poster_fetch import PosterFetcher
 from lomba_pipeline.resources.postgres import PostgresResource
 
@@ -89,11 +90,14 @@ def _table(reports) -> dg.MetadataValue:
     description="Listings of the configured web catalogs (crawlee), stored as raw items.",
 )
 def web_listings(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, catalog_sources: CatalogSources
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    catalog_sources: CatalogSources,
+    outbound: OutboundFetch,
 ) -> dg.MaterializeResult:
     config = catalog_sources.load()
     window = window_for_key(context.partition_key)
-    reports = ingest_web(postgres, config, window, context.log.info)
+    reports = ingest_web(postgres, config, window, context.log.info, outbound.policy())
     if reports and all(r.status == "unreachable" for r in reports):
         raise dg.Failure(
             "every web source was unreachable: " + "; ".join(r.errors[0] for r in reports),
@@ -209,9 +213,12 @@ def manual_link_posts(
     "checked and stored content-addressed (R2 or local).",
 )
 def poster_images(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, object_store: ObjectStore
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    object_store: ObjectStore,
+    outbound: OutboundFetch,
 ) -> dg.MaterializeResult:
-    with PosterFetcher() as fetcher:
+    with PosterFetcher(outbound.policy()) as fetcher:
         report = store_posters(postgres, object_store, fetcher, context.log.info)
     return dg.MaterializeResult(metadata=report.as_metadata())
 

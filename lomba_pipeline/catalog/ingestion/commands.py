@@ -13,6 +13,12 @@ from lomba_pipeline.catalog.ingestion.run_pass import PassSummary, run_catalog_p
 from lomba_pipeline.catalog.ingestion.service import latest_window
 from lomba_pipeline.catalog.sources.config import SourcesConfigError, load_sources
 from lomba_pipeline.resources.instagram import InstagramReader
+from lomba_pipeline.resources.outbound import (
+    AllowListError,
+    OutboundFetch,
+    OutboundPolicy,
+    outbound_from_settings,
+)
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 DEMO_SOURCES = PROJECT_ROOT / "config" / "sources.demo.yaml"
@@ -23,9 +29,16 @@ def _echo(line: str) -> None:
     click.echo(line)
 
 
-def run_pass_command(sources_path=None, variables=None, instagram=None, log=_echo) -> PassSummary:
+def run_pass_command(
+    sources_path=None,
+    variables=None,
+    instagram=None,
+    log=_echo,
+    outbound: OutboundPolicy | None = None,
+) -> PassSummary:
     """The body of ``lomba run``: the catalog assets for the latest window, in-process, on the
-    project's Dagster instance (the runs show in the UI)."""
+    project's Dagster instance (the runs show in the UI). ``outbound`` replaces the settings'
+    fetch policy (the demo maps its host names to its port)."""
     import dagster as dg
 
     from lomba_pipeline.db.migrated import migrated_postgres
@@ -41,6 +54,12 @@ def run_pass_command(sources_path=None, variables=None, instagram=None, log=_ech
     resources["catalog_sources"] = CatalogSources(path=str(path), variables=variables or {})
     if instagram is not None:
         resources["instagram"] = instagram
+    if outbound is not None:
+        resources["outbound"] = OutboundFetch(
+            allow_hosts=outbound.as_setting(), deadline_seconds=outbound.deadline_seconds,
+            max_redirects=outbound.max_redirects,
+        )
+    resources["outbound"].policy()  # a bad allow-list entry is one line, before any run
     window = latest_window()
     log(f"catalog pass over {path} for window {window.key}")
     with dg.DagsterInstance.get() as instance:
@@ -51,7 +70,7 @@ def run_and_print(sources_path: str | None = None) -> None:
     """``lomba run``: the pass, then the summary table; exit 0 unless the config is invalid."""
     try:
         summary = run_pass_command(sources_path)
-    except SourcesConfigError as exc:
+    except (SourcesConfigError, AllowListError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("\n" + summary.table())
     if summary.failed_sources:
@@ -67,14 +86,14 @@ def run_and_print(sources_path: str | None = None) -> None:
     type=int,
     default=18765,
     show_default=True,
-    help="Port of the synthetic sites (fixed so reruns dedupe).",
+    help="Port of the synthetic sites (any port: stored URLs use fixed demo host names).",
 )
 def demo_command(port: int) -> None:
     from lomba_pipeline.demo.content import default_demo_content, make_ig_posts
-    from lomba_pipeline.demo.site import SyntheticSite
+    from lomba_pipeline.demo.site import DEMO_HOSTS, SyntheticSite, demo_host_map
 
     window = latest_window()
-    profiles = load_sources(DEMO_SOURCES, {"DEMO_BASE_URL": "http://127.0.0.1"}).instagram.profiles
+    profiles = load_sources(DEMO_SOURCES).instagram.profiles
     site = SyntheticSite(
         **default_demo_content(),
         ig_profiles={p: make_ig_posts(p, window.start) for p in profiles},
@@ -83,7 +102,15 @@ def demo_command(port: int) -> None:
         site.start(port)
     except RuntimeError:
         site.start(0)  # the fixed port is taken: still run, on any free port
+    site.media_url = f"http://{DEMO_HOSTS['media']}"
     click.echo(f"SYNTHETIC sites and fake Instagram on {site.url} (nothing leaves this machine)")
+    # the demo's fixed host names are served from its port: stored URLs stay the same
+    try:
+        outbound = outbound_from_settings(get_settings()).policy()
+    except AllowListError as exc:
+        site.stop()
+        raise click.ClickException(str(exc)) from None
+    outbound = outbound.with_mapped(demo_host_map(site.port))
     reader = InstagramReader(
         scraper_username="demo_scraper",
         scraper_sessionid=DEMO_SESSIONID,
@@ -93,7 +120,7 @@ def demo_command(port: int) -> None:
         max_attempts=3,
     )
     try:
-        summary = run_pass_command(DEMO_SOURCES, {"DEMO_BASE_URL": site.url}, reader)
+        summary = run_pass_command(DEMO_SOURCES, None, reader, outbound=outbound)
     finally:
         site.stop()
     click.echo("\n" + summary.table())

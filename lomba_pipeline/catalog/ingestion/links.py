@@ -43,13 +43,18 @@ def canonical_link(url: str) -> CanonicalLink:
         raise InvalidLink(f"{shown!r}: tautan terlalu panjang")
     if any(ch.isspace() for ch in raw):
         raise InvalidLink(f"{shown!r}: bukan satu tautan (ada spasi)")
-    parts = urlsplit(raw if "://" in raw else "https://" + raw)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):  # NUL cannot even be stored
+        raise InvalidLink(f"{shown!r}: ada karakter kontrol di tautan")
+    try:
+        parts = urlsplit(raw if "://" in raw else "https://" + raw)
+        host = (parts.hostname or "").lower()
+        shortcode = instagram_shortcode(raw)
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
+        raise InvalidLink(f"{shown!r}: bukan tautan yang bisa dibaca") from None
     if parts.scheme not in {"http", "https"}:
         raise InvalidLink(f"{shown!r}: hanya tautan http(s) yang diterima")
-    host = (parts.hostname or "").lower()
     if host not in IG_HOSTS:
         raise InvalidLink(f"{shown!r}: bukan tautan Instagram (host {host or '-'})")
-    shortcode = instagram_shortcode(raw)
     if not shortcode:
         raise InvalidLink(
             f"{shown!r}: bukan tautan satu postingan Instagram "

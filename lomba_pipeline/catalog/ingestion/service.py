@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from lomba_pipeline.catalog.sources.config import SourcesConfig
-from lomba_pipeline.catalog.sources.items import SOURCE_LABELS, ScrapedItem
+from lomba_pipeline.catalog.sources.items import (
+    MAX_CAPTION_CHARS,
+    SOURCE_LABELS,
+    BadLink,
+    ScrapedItem,
+    checked_link,
+)
 from lomba_pipeline.catalog.sources.web_crawl import crawl_web
 from lomba_pipeline.db import images as images_db
 from lomba_pipeline.db import raw_items
@@ -21,6 +27,7 @@ from lomba_pipeline.db.events import record_event
 from lomba_pipeline.db.manual_links import link_by_partition, mark_link
 from lomba_pipeline.media.images import InvalidImage, inspect_image
 from lomba_pipeline.partitions import TIMEZONE, WINDOW_FORMAT, six_hourly
+from lomba_pipeline.resources.outbound import OutboundPolicy
 from lomba_pipeline.resources.poster_fetch import PosterDownloadError
 
 Log = Callable[[str], None]
@@ -73,7 +80,24 @@ class SourceReport:
         }
 
 
+def _storable(report: SourceReport, items: list[ScrapedItem], log: Log) -> list[ScrapedItem]:
+    """Items whose URL can be stored; one with a bad URL is skipped with its reason."""
+    kept = []
+    for item in items:
+        try:
+            checked_link(item.url)
+            item.canonical_url  # noqa: B018  (raises on what urlsplit cannot read)
+        except (BadLink, ValueError) as exc:
+            error = f"item skipped, bad URL ({exc})"
+            report.errors.append(error)
+            log(f"[{SOURCE_LABELS[item.source_kind]}] {item.source_name}: {error}")
+            continue
+        kept.append(item)
+    return kept
+
+
 def store_and_log(postgres, report: SourceReport, items: list[ScrapedItem], window, log: Log):
+    items = _storable(report, items, log)
     with postgres.connection() as conn:
         stored = raw_items.store_items(conn, items, window.start if window else None)
     report.found += len(items)
@@ -92,17 +116,23 @@ def store_and_log(postgres, report: SourceReport, items: list[ScrapedItem], wind
             verb = "no change"
         item = result.item
         title = (item.title or item.caption or "")[:60].replace("\n", " ")
+        cut = item.payload.get("caption_chars")
+        note = f", caption cut to {MAX_CAPTION_CHARS} of {cut} chars" if cut else ""
         log(
             f"[{SOURCE_LABELS[item.source_kind]}] {item.source_name}: {title!r} "
-            f"{item.canonical_url} → DB {verb} raw_items#{result.raw_item_id} ({result.outcome})"
+            f"{item.canonical_url} → DB {verb} raw_items#{result.raw_item_id} "
+            f"({result.outcome}{note})"
         )
     return stored
 
 
 # -- web ---------------------------------------------------------------------------------------
-def ingest_web(postgres, config: SourcesConfig, window: Window, log: Log) -> list[SourceReport]:
+def ingest_web(
+    postgres, config: SourcesConfig, window: Window, log: Log, outbound: OutboundPolicy | None = None
+) -> list[SourceReport]:
+    """Crawl the enabled web sources (every request under ``outbound``, strict by default)."""
     sources = config.enabled_web
-    outcomes = crawl_web(sources, config.crawl, now=window.end)
+    outcomes = crawl_web(sources, config.crawl, now=window.end, outbound=outbound)
     reports = []
     for source in sources:
         outcome = outcomes[source.name]
@@ -114,7 +144,7 @@ def ingest_web(postgres, config: SourcesConfig, window: Window, log: Log) -> lis
         store_and_log(postgres, report, outcome.items, window, log)
         if not outcome.unreachable and report.errors:
             report.status = "ok with errors"
-        for error in outcome.errors:
+        for error in outcome.errors:  # each skipped card or refused link, with its reason
             log(f"[Web] {source.name}: error: {error}")
         reports.append(report)
     return reports

@@ -1,7 +1,12 @@
 """``config/sources.yaml``: which catalogs and Instagram profiles to read, validated on load.
 
-``${NAME}`` in string values is replaced from the ``variables`` given to ``load_sources`` (the
-demo passes its local server address); an unknown name is an error, not an empty string.
+``${NAME}`` in string values is replaced from the ``variables`` given to ``load_sources``; an
+unknown name is an error, not an empty string.
+
+Strict: every model forbids unknown keys (a misspelled key is an error naming the file and the
+field, never a silently ignored setting); an empty file, a file naming no sources, a file that is
+not UTF-8 or not YAML is refused with one line naming the file. ``SourcesConfigError`` is the only
+error ``load_sources`` raises for bad content.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # Dagster partition keys must not hold these; profiles become static partition keys.
 _PROFILE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _NAME = re.compile(r"^[A-Za-z0-9._\-]{1,60}$")
+MAX_FILE_BYTES = 1024 * 1024  # a sources file is a few KB; anything this big is a mistake
 
 
 class SourcesConfigError(ValueError):
@@ -141,7 +147,14 @@ class SourcesConfig(_Strict):
         return [s for s in self.web if s.enabled]
 
 
-def _expand(value, path: Path, variables: dict[str, str]):
+MAX_NODES = 50_000  # YAML aliases can make a small file a huge tree ("billion laughs")
+
+
+def _expand(value, path: Path, variables: dict[str, str], budget: list[int] | None = None):
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SourcesConfigError(f"{path}: more than {MAX_NODES} values (aliases expanded)")
     if isinstance(value, str):
 
         def sub(match):
@@ -152,37 +165,67 @@ def _expand(value, path: Path, variables: dict[str, str]):
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, path, variables) for v in value]
+        return [_expand(v, path, variables, budget) for v in value]
     if isinstance(value, dict):
-        return {k: _expand(v, path, variables) for k, v in value.items()}
+        return {k: _expand(v, path, variables, budget) for k, v in value.items()}
     return value
+
+
+def _read_yaml(path: Path):
+    """The parsed document of ``path``; every way it can be unreadable is a one-line error."""
+    if not path.is_file():
+        raise SourcesConfigError(f"{path}: sources file does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourcesConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SourcesConfigError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourcesConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise SourcesConfigError(f"{path}: not valid YAML ({reason})") from None
+    except RecursionError:
+        raise SourcesConfigError(f"{path}: nested too deeply") from None
+
+
+def _field(loc) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
 
 
 def load_sources(path: Path, variables: dict[str, str] | None = None) -> SourcesConfig:
     path = Path(path)
-    if not path.exists():
-        raise SourcesConfigError(f"{path}: sources file does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SourcesConfigError(f"{path}: not valid YAML ({exc})") from None
+    raw = _read_yaml(path)
+    if raw is None:
+        raise SourcesConfigError(f"{path}: the file is empty; list sources under 'web' or "
+                                 "'instagram'")
     if not isinstance(raw, dict):
         raise SourcesConfigError(f"{path}: expected a mapping at the top level")
     try:
-        return SourcesConfig.model_validate(_expand(raw, path, variables or {}))
+        config = SourcesConfig.model_validate(_expand(raw, path, variables or {}))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise SourcesConfigError(f"{path}: {problems}") from None
+    except RecursionError:
+        raise SourcesConfigError(f"{path}: nested too deeply") from None
+    if not {"web", "instagram"} & set(raw):
+        raise SourcesConfigError(f"{path}: names no sources; add 'web' or 'instagram'")
+    return config
 
 
 def profiles_in(path: Path) -> list[str]:
     """IG profiles for the static partition set (read without validating the rest: a broken
     file must not stop the code location from loading; the runs report its error)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         profiles = (raw.get("instagram") or {}).get("profiles") or []
-    except (OSError, yaml.YAMLError, AttributeError):
-        return []
-    return [p for p in profiles if isinstance(p, str) and _PROFILE.match(p)]
+        return [p for p in profiles if isinstance(p, str) and _PROFILE.match(p)]
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError, yaml.YAMLError):
+        return []  # UnicodeDecodeError is a ValueError

@@ -1,7 +1,9 @@
 """Site parsers: HTML / JSON of a catalog page → listing dicts. Pure functions over parsel.
 
 Every parser returns ``(listings, errors)``: a card it cannot read becomes an error naming the
-card, never an exception that would lose the rest of the page.
+card, never an exception that would lose the rest of the page. Links are third-party text: a card
+whose own link is not an absolute http(s) URL is skipped with its reason; a bad poster or
+registration link is dropped (with a reason) and the card kept.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from parsel import Selector
+
+from lomba_pipeline.catalog.sources.items import BadLink, checked_link
 
 _ONCLICK = re.compile(r"loadDetailsEvent\(\s*'?(\d+)'?\s*,\s*'([^']*)'")
 _SPACES = re.compile(r"\s+")
@@ -43,7 +47,16 @@ def infolomba_cards(html: str, base_url: str, include_past: bool = False):
         event_id, slug = match.groups()
         if "event-past" in (card.attrib.get("class") or "") and not include_past:
             continue
-        poster = card.css(".img-container img::attr(src)").get()
+        try:
+            url = checked_link(f"{base_url}/{slug}-{event_id}")
+        except BadLink as exc:
+            errors.append(f"card {index + 1}: skipped, bad link ({exc})")
+            continue
+        poster = _link_or_none(
+            _absolute(base_url, card.css(".img-container img::attr(src)").get()),
+            f"card {index + 1}: poster link",
+            errors,
+        )
         hints = {
             "tanggal": joined_text(card.css(".tanggal")),
             "biaya": joined_text(card.css(".biaya")),
@@ -54,8 +67,8 @@ def infolomba_cards(html: str, base_url: str, include_past: bool = False):
             {
                 "external_id": event_id,
                 "title": title,
-                "url": f"{base_url}/{slug}-{event_id}",
-                "image_url": _absolute(base_url, poster),
+                "url": url,
+                "image_url": poster,
                 "hints": {k: v for k, v in hints.items() if v},
             }
         )
@@ -66,8 +79,15 @@ def infolomba_detail(html: str, base_url: str) -> dict:
     """Fields of a ``/load-details`` answer (already unwrapped from its JSON)."""
     sel = Selector(text=html)
     organizer = clean(sel.css(".penyelenggara span:last-child::text").get())
-    registration = sel.css("a.btn.btn-primary[target=_blank]::attr(href)").get()
-    image = sel.css("a.image-link::attr(href)").get()
+    problems: list[str] = []
+    registration = _link_or_none(
+        sel.css("a.btn.btn-primary[target=_blank]::attr(href)").get(),
+        "registration link",
+        problems,
+    )
+    image = _link_or_none(
+        _absolute(base_url, sel.css("a.image-link::attr(href)").get()), "poster link", problems
+    )
     fields = {
         "organizer": organizer,
         "registration_url": registration,
@@ -78,8 +98,9 @@ def infolomba_detail(html: str, base_url: str) -> dict:
     }
     return {
         "description": joined_text(sel.css("div.event-description-container")),
-        "image_url": _absolute(base_url, image),
+        "image_url": image,
         "hints": {k: v for k, v in fields.items() if v},
+        "problems": problems,
     }
 
 
@@ -87,9 +108,29 @@ def _absolute(base_url: str, src: str | None) -> str | None:
     """infolomba's ``/images/...`` paths hang off the configured base (which may carry a path)."""
     if not src:
         return None
-    if src.startswith(("http://", "https://")):
-        return src
+    if src.startswith(("http://", "https://")) or ":" in src.split("/", 1)[0]:
+        return src  # absolute (or another scheme, which the link check then refuses)
     return base_url + "/" + src.lstrip("/")
+
+
+def _joined(page_url: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    try:
+        return urljoin(page_url, href.strip())
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return href
+
+
+def _link_or_none(url: str | None, what: str, errors: list[str]) -> str | None:
+    """``url`` if it is a usable http(s) link; otherwise None and a reason in ``errors``."""
+    if not url:
+        return None
+    try:
+        return checked_link(url)
+    except BadLink as exc:
+        errors.append(f"{what} ignored ({exc})")
+        return None
 
 
 def json_html(body: bytes | str, what: str) -> str:
@@ -122,10 +163,20 @@ def blogger_entries(body: bytes | str, feed_url: str, published_after: datetime)
             continue
         if published < published_after:
             continue
+        try:
+            link = checked_link(link)
+        except BadLink as exc:
+            errors.append(f"{feed_url} entry {index + 1}: skipped, bad link ({exc})")
+            continue
         content = (entry.get("content") or entry.get("summary") or {}).get("$t") or ""
         body_sel = Selector(text=content or "<p></p>")
         image = body_sel.css("img::attr(src)").get() or (entry.get("media$thumbnail") or {}).get(
             "url"
+        )
+        image = _link_or_none(
+            _joined(link, image) if isinstance(image, str) else None,
+            f"{feed_url} entry {index + 1}: poster link",
+            errors,
         )
         listings.append(
             {
@@ -150,15 +201,24 @@ def generic_cards(html: str, page_url: str, source) -> tuple[list, list]:
         if not title or not link:
             errors.append(f"{page_url} card {index + 1}: no title or link")
             continue
-        image = card.css(source.image).get() if source.image else None
+        try:
+            url = checked_link(_joined(page_url, link))
+        except BadLink as exc:
+            errors.append(f"{page_url} card {index + 1}: skipped, bad link ({exc})")
+            continue
+        image = _link_or_none(
+            _joined(page_url, card.css(source.image).get()) if source.image else None,
+            f"{page_url} card {index + 1}: poster link",
+            errors,
+        )
         hints = {
             name: clean(" ".join(card.css(sel).getall())) for name, sel in source.fields.items()
         }
         listings.append(
             {
                 "title": title,
-                "url": urljoin(page_url, link),
-                "image_url": urljoin(page_url, image) if image else None,
+                "url": url,
+                "image_url": image,
                 "caption": clean(" ".join(card.css(source.description).getall()))
                 if source.description
                 else None,
@@ -170,12 +230,18 @@ def generic_cards(html: str, page_url: str, source) -> tuple[list, list]:
 
 def generic_detail(html: str, page_url: str, selectors) -> dict:
     sel = Selector(text=html)
-    image = sel.css(selectors.image).get() if selectors.image else None
+    problems: list[str] = []
+    image = _link_or_none(
+        _joined(page_url, sel.css(selectors.image).get()) if selectors.image else None,
+        f"{page_url}: poster link",
+        problems,
+    )
     hints = {name: clean(" ".join(sel.css(s).getall())) for name, s in selectors.fields.items()}
     return {
         "description": clean(" ".join(sel.css(selectors.description).getall()))
         if selectors.description
         else None,
-        "image_url": urljoin(page_url, image) if image else None,
+        "image_url": image,
         "hints": {k: v for k, v in hints.items() if v},
+        "problems": problems,
     }

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -24,7 +24,8 @@ from lomba_pipeline.catalog.sources.config import (
     GenericSource,
     InfolombaSource,
 )
-from lomba_pipeline.catalog.sources.items import ScrapedItem
+from lomba_pipeline.catalog.sources.items import BadLink, ScrapedItem, checked_link
+from lomba_pipeline.resources.outbound import OutboundError, OutboundPolicy
 
 AJAX_HEADERS = {
     "X-Requested-With": "XMLHttpRequest",
@@ -71,19 +72,22 @@ class _HostPacer:
             await asyncio.sleep(start - now)
 
 
-def crawl_web(sources: list, crawl: CrawlSettings, now: datetime) -> dict[str, SourceOutcome]:
-    """Blocking entry point (runs its own event loop, in a thread if one is already running)."""
+def crawl_web(
+    sources: list, crawl: CrawlSettings, now: datetime, outbound: OutboundPolicy | None = None
+) -> dict[str, SourceOutcome]:
+    """Blocking entry point (runs its own event loop, in a thread if one is already running).
+    Every request goes through ``outbound`` (default: the strict policy, no internal hosts)."""
     try:
         asyncio.get_running_loop()
         in_loop = True
     except RuntimeError:
         in_loop = False
     if not in_loop:
-        return asyncio.run(crawl_web_async(sources, crawl, now))
+        return asyncio.run(crawl_web_async(sources, crawl, now, outbound))
     result: dict = {}
 
     def target():
-        result["value"] = asyncio.run(crawl_web_async(sources, crawl, now))
+        result["value"] = asyncio.run(crawl_web_async(sources, crawl, now, outbound))
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -92,13 +96,15 @@ def crawl_web(sources: list, crawl: CrawlSettings, now: datetime) -> dict[str, S
 
 
 async def crawl_web_async(
-    sources: list, crawl: CrawlSettings, now: datetime
+    sources: list, crawl: CrawlSettings, now: datetime, outbound: OutboundPolicy | None = None
 ) -> dict[str, SourceOutcome]:
     from crawlee import ConcurrencySettings, Request
     from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
-    from crawlee.http_clients import ImpitHttpClient
     from crawlee.storage_clients import MemoryStorageClient
     from crawlee.storages import RequestQueue
+
+    # imported here: crawlee costs ~1 s to import, and the code location loads this module
+    from lomba_pipeline.catalog.sources.crawl_client import OutboundHttpClient
 
     outcomes = {s.name: SourceOutcome(s.name) for s in sources}
     by_name = {s.name: s for s in sources}
@@ -109,10 +115,15 @@ async def crawl_web_async(
     # a queue of its own: crawlee caches the default queue per process, and a second pass in
     # the same process would otherwise treat every request as already handled
     queue = await RequestQueue.open(alias=f"lomba-{uuid.uuid4().hex}", storage_client=storage)
+    policy = outbound or OutboundPolicy()
+    # one page may take at most the crawl's request timeout, never more than the policy allows
+    policy = replace(
+        policy, deadline_seconds=min(policy.deadline_seconds, crawl.request_timeout_seconds)
+    )
     crawler = ParselCrawler(
         storage_client=storage,
         request_manager=queue,
-        http_client=ImpitHttpClient(timeout=crawl.request_timeout_seconds),
+        http_client=OutboundHttpClient(policy, max_connections=crawl.max_concurrency),
         concurrency_settings=ConcurrencySettings(
             desired_concurrency=crawl.desired_concurrency, max_concurrency=crawl.max_concurrency
         ),
@@ -136,6 +147,16 @@ async def crawl_web_async(
     async def body(ctx) -> bytes:
         return await ctx.http_response.read()
 
+    def request_or_skip(ctx, make_request, listing: dict) -> list:
+        """One card's request (in a list), or none: a card crawlee cannot request is skipped
+        with its reason, and the rest of the page goes on."""
+        try:
+            return [make_request()]
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            reason = str(exc).strip().splitlines()[0][:150]
+            outcome(ctx).errors.append(f"{listing.get('url')!r}: skipped ({reason})")
+            return []
+
     # -- infolomba.id --------------------------------------------------------------------------
     def infolomba_detail_request(source: InfolombaSource, listing: dict):
         return Request.from_url(
@@ -152,7 +173,12 @@ async def crawl_web_async(
         source = by_name[ctx.request.user_data["source"]]
         listings, errors = parsers.infolomba_cards(html, _base(source), source.include_past)
         outcome(ctx).errors.extend(f"{page}: {e}" for e in errors)
-        await ctx.add_requests([infolomba_detail_request(source, item) for item in listings])
+        requests = []
+        for listing in listings:
+            requests += request_or_skip(
+                ctx, lambda listing=listing: infolomba_detail_request(source, listing), listing
+            )
+        await ctx.add_requests(requests)
 
     @crawler.router.handler("INFOLOMBA_LIST")
     async def infolomba_list(ctx: ParselCrawlingContext) -> None:
@@ -204,6 +230,7 @@ async def crawl_web_async(
         except ValueError as exc:
             _keep_listing(outcome(ctx), source, listing, str(exc))
             return
+        outcome(ctx).errors.extend(f"detail of {listing['url']}: {p}" for p in detail["problems"])
         outcome(ctx).items.append(
             _item(
                 source,
@@ -239,34 +266,43 @@ async def crawl_web_async(
         html = (await body(ctx)).decode(errors="replace")
         listings, errors = parsers.generic_cards(html, ctx.request.url, source)
         result.errors.extend(errors)
+        details = []
         for listing in listings:
             if source.detail is None:
                 result.items.append(_item(source, listing))
             else:
-                await ctx.add_requests(
-                    [
-                        Request.from_url(
-                            listing["url"],
-                            headers=BASE_HEADERS,
-                            label="GENERIC_DETAIL",
-                            user_data={"source": source.name, "listing": listing},
-                        )
-                    ]
+                details += request_or_skip(
+                    ctx,
+                    lambda listing=listing: Request.from_url(
+                        listing["url"],
+                        headers=BASE_HEADERS,
+                        label="GENERIC_DETAIL",
+                        user_data={"source": source.name, "listing": listing},
+                    ),
+                    listing,
                 )
+        await ctx.add_requests(details)
         depth = ctx.request.user_data.get("page", 1)
         next_href = ctx.selector.css(source.next_page).get() if source.next_page else None
         if next_href and depth < source.max_pages:
             from urllib.parse import urljoin
 
+            try:
+                next_url = checked_link(urljoin(ctx.request.url, next_href.strip()))
+            except (BadLink, ValueError) as exc:
+                result.errors.append(f"{ctx.request.url}: next page not followed ({exc})")
+                return
             await ctx.add_requests(
-                [
-                    Request.from_url(
-                        urljoin(ctx.request.url, next_href),
+                request_or_skip(
+                    ctx,
+                    lambda: Request.from_url(
+                        next_url,
                         headers=BASE_HEADERS,
                         label="GENERIC_LIST",
                         user_data={"source": source.name, "page": depth + 1},
-                    )
-                ]
+                    ),
+                    {"url": next_url},
+                )
             )
 
     @crawler.router.handler("GENERIC_DETAIL")
@@ -276,6 +312,7 @@ async def crawl_web_async(
         outcome(ctx).pages += 1
         html = (await body(ctx)).decode(errors="replace")
         detail = parsers.generic_detail(html, ctx.request.url, source.detail)
+        outcome(ctx).errors.extend(detail["problems"])
         outcome(ctx).items.append(
             _item(
                 source,
@@ -375,6 +412,8 @@ def _keep_listing(result: SourceOutcome, source, listing: dict, error: str) -> N
 
 
 def _reason(error: Exception) -> str:
+    if isinstance(error, OutboundError):  # the URL is named next to it by the caller
+        return f"{type(error).__name__}: {error.reason}"[:200]
     status = getattr(error, "status_code", None)
     if status:
         return f"HTTP {status}"
