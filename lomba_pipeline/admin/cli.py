@@ -1,4 +1,5 @@
-"""``lomba admin`` (serve the panel), ``lomba admin create-user``, ``lomba storage gc``."""
+"""``lomba admin`` (serve the panel), ``lomba admin create-user`` / ``disable-user``,
+``lomba storage gc``."""
 
 from __future__ import annotations
 
@@ -71,6 +72,19 @@ def create_user_command(username: str, role: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {user.username} ({user.role}) saved")
+
+
+@admin.command("disable-user", help="Disable a user; every session of that user ends at once.")
+@click.argument("username")
+def disable_user_command(username: str) -> None:
+    from lomba_pipeline.admin.auth import disable_user
+    from lomba_pipeline.cli import migrated_postgres
+
+    with migrated_postgres().connection() as conn:
+        found = disable_user(conn, username.strip().lower())
+    if not found:
+        raise click.ClickException(f"no user named {username!r}")
+    click.echo(f"user {username} disabled; its sessions ended")
 
 
 @click.group("storage", help="Object store maintenance.")
