@@ -135,8 +135,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{port}"
         self.app = app
         self.clock = clock
+        # as `lomba admin` runs it: the app alone decides whether X-Forwarded-For is believed
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+                                access_log=False, lifespan="off", proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
