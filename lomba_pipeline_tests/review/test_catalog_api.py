@@ -1,11 +1,11 @@
 """The read-only JSON API for the catalog app."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from lomba_pipeline_tests.review.conftest import PASSWORD, insert_record, poster_bytes
+from lomba_pipeline_tests.review.conftest import PASSWORD, TODAY, insert_record, poster_bytes
 from lomba_pipeline_tests.review.http_client import login
 
 pytestmark = pytest.mark.timeout(60)
@@ -13,7 +13,7 @@ TOKEN = {"Authorization": "Bearer catalog-token-for-tests"}
 
 
 def test_only_approved_open_records_with_filters_and_pages(admin_server, postgres, media_store):
-    today = date.today()
+    today = TODAY  # the panel's frozen clock: "open" never depends on the day the test runs
     sma = insert_record(postgres, media_store, poster=poster_bytes(201), review_status="approved",
                         levels=["SMA"], categories=["Akademik & Sains"],
                         end_date=today + timedelta(days=5))

@@ -20,7 +20,8 @@ def test_materializes_review_counts_and_retries_definite_failures(
     monkeypatch.setattr(review_assets, "get_settings", lambda: review_settings)
     for status in ("pending", "pending", "rejected", "duplicate"):
         insert_record(postgres, review_status=status)
-    approved = insert_record(postgres, review_status="approved")
+    # no deadline: the asset decides "still open" by today's date, which a test must not depend on
+    approved = insert_record(postgres, review_status="approved", end_date=None)
     with postgres.cursor() as cur:  # an approval whose message failed while WAHA was down
         cur.execute(
             "INSERT INTO broadcasts (competition_id, channel, idempotency_key, status) "
