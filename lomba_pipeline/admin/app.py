@@ -129,6 +129,7 @@ def web_url(url: str | None) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError:
         return None
     return url if parts.scheme.lower() in ("http", "https") and host else None

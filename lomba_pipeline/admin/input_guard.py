@@ -45,7 +45,7 @@ class HostileInputGuard:
         query = scope.get("query_string", b"").decode("latin-1")
         bad = _bad_field(parse_qsl(query, keep_blank_values=True))
         if bad is not None:
-            await _refuse(scope, f"Parameter {bad!r} berisi karakter NUL.")(scope, receive, send)
+            await _refuse(scope, f"Parameter {bad} berisi karakter NUL.")(scope, receive, send)
             return
         content_type = Headers(scope=scope).get("content-type", "")
         if scope["method"] != "POST" or not content_type.startswith(
@@ -59,7 +59,7 @@ class HostileInputGuard:
             return
         bad = _bad_field(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
         if bad is not None:
-            await _refuse(scope, f"Isian {bad!r} berisi karakter NUL.")(scope, receive, send)
+            await _refuse(scope, f"Isian {bad} berisi karakter NUL.")(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 

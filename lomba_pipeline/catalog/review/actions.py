@@ -128,8 +128,9 @@ def _is_web_url(text: str) -> bool:
         return False
     try:
         parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
         return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
-    except ValueError:  # e.g. a port that is not a number
+    except ValueError:
         return False
 
 
