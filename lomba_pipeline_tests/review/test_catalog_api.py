@@ -50,3 +50,23 @@ def test_api_needs_token_or_session(admin_server, postgres, reviewer):
     assert wrong.status_code == 401
     client, _ = login(admin_server.url, "rina", PASSWORD)
     assert client.get("/api/v1/competitions").status_code == 200
+
+
+def test_links_that_are_not_http_never_reach_the_catalog_app(admin_server, postgres):
+    hostile = insert_record(
+        postgres, review_status="approved", canonical_url="javascript:alert(document.cookie)",
+        registration_url=" JavaScript:alert(1)", guidebook_url="data:text/html,<script>x</script>",
+    )
+    odd = insert_record(postgres, review_status="approved", registration_url="https:///no-host",
+                        guidebook_url="http://ok.example/a b")
+    fine = insert_record(postgres, review_status="approved",
+                         registration_url="https://forms.gle/abc",
+                         guidebook_url="HTTP://Panduan.example/buku.pdf")
+    api = httpx.Client(base_url=admin_server.url, headers=TOKEN)
+    items = {i["id"]: i for i in api.get("/api/v1/competitions").json()["items"]}
+    links = ("canonical_url", "registration_url", "guidebook_url")
+    assert {k: items[hostile][k] for k in links} == dict.fromkeys(links)
+    assert (items[odd]["registration_url"], items[odd]["guidebook_url"]) == (None, None)
+    assert items[fine]["registration_url"] == "https://forms.gle/abc"
+    assert items[fine]["guidebook_url"] == "HTTP://Panduan.example/buku.pdf"
+    assert items[fine]["canonical_url"].startswith("https://example.test/lomba/")
