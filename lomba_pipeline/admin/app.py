@@ -15,6 +15,10 @@ calls :func:`add_pages`::
                   nav=[("Akun IG", "/akun-ig")])
 
 POST routes add ``Depends(csrf_protected)`` and their forms include ``{{ csrf_field() }}``.
+
+``request.session`` is a server-side session (``sessions.py``); ``app.state.clock`` is the panel's
+time source (frozen in tests). Errors become pages in Bahasa Indonesia (``errors.py``): bad
+parameters 400 (422 on the API), database unreachable 503, anything else a plain 500 page.
 """
 
 from __future__ import annotations
@@ -152,7 +156,8 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def create_app(settings, postgres, object_store, whatsapp, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings, postgres, object_store, whatsapp, *,
+               clock: Clock | None = None) -> FastAPI:
     """The panel. ``clock`` (default: wall time) drives session expiry, login delays and "today"."""
     from lomba_pipeline.admin import pages_api, pages_events, pages_links, pages_media, pages_review
 
@@ -242,7 +247,7 @@ def create_app(settings, postgres, object_store, whatsapp, *, clock: Clock | Non
 
     @app.exception_handler(psycopg2.DataError)
     async def data_error(request: Request, _exc):
-        # a value Postgres cannot hold (a number out of range, a bad character) came from the request
+        # a value Postgres cannot hold (a number out of range, a bad character) from the request
         return error_page(request, "Permintaan tidak valid",
                           "Salah satu nilai di luar batas yang diizinkan.", 400)
 
@@ -256,8 +261,8 @@ def create_app(settings, postgres, object_store, whatsapp, *, clock: Clock | Non
         if is_database_unavailable(exc):
             return database_unavailable_response(request)
         return error_page(request, "Terjadi kesalahan",
-                          "Terjadi kesalahan di server; tidak ada perubahan yang setengah jadi. "
-                          "Coba lagi, atau hubungi admin jika terus terjadi.", 500)
+                          "Terjadi kesalahan di server. Coba lagi, atau hubungi admin jika "
+                          "terus terjadi.", 500)
 
     @app.get("/health", include_in_schema=False)
     def health():

@@ -83,7 +83,8 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
     with pg.connection() as conn:
         user = authenticate(conn, name if name != "?" else "", password)
         if user is not None:
-            forget_failures(conn, name, client)
+            forget_failures(conn, name, client, now=request.app.state.clock(),
+                            policy=request.app.state.login_throttle)
             record_event(conn, actor=user.username, kind="auth.login", data={"client": client})
             start_session(request, conn, user, client=client)
     if user is None:

@@ -11,6 +11,7 @@ Throttled attempts only bump a counter; they write no event (the username is att
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,21 @@ class ThrottlePolicy:
         return min(self.base_delay_seconds * 2 ** min(attempts - free, 30), self.max_delay_seconds)
 
 
+def client_key(client: str) -> str:
+    """IPv6 clients count per /64: one subscriber usually holds a whole /64."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:100]
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
 def _buckets(username: str, client: str, policy: ThrottlePolicy) -> list[tuple[str, int]]:
+    client = client_key(client)
     # always locked in this order, so two reservations never wait on each other in a cycle
     return sorted([(f"client:{client}", policy.free_per_client),
                    (f"user:{username}|{client}", policy.free_per_user_client)])
@@ -80,12 +95,20 @@ def reserve_attempt(conn, username: str, client: str, *, now: datetime,
     return None
 
 
-def forget_failures(conn, username: str, client: str) -> None:
-    """After a successful login: this user's bucket is cleared, the client's gets one back."""
+def forget_failures(conn, username: str, client: str, *, now: datetime,
+                    policy: ThrottlePolicy) -> None:
+    """After a successful login: this user's bucket is cleared, the client's gets one back,
+    and buckets quiet for longer than ``forget_after_seconds`` are dropped (the table stays small).
+    """
+    client = client_key(client)
     with conn.cursor() as cur:
         cur.execute("DELETE FROM admin_login_throttle WHERE bucket = %s",
                     (f"user:{username}|{client}",))
         cur.execute(
             "UPDATE admin_login_throttle SET attempts = greatest(attempts - 1, 0) "
             "WHERE bucket = %s", (f"client:{client}",),
+        )
+        cur.execute(
+            "DELETE FROM admin_login_throttle WHERE last_attempt_at < %s AND next_allowed_at <= %s",
+            (now - timedelta(seconds=policy.forget_after_seconds), now),
         )

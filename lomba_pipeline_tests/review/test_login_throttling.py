@@ -127,3 +127,19 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(behind_proxy, rev
     with postgres.cursor() as cur:
         cur.execute("SELECT data->>'client' AS client FROM events WHERE kind = 'auth.login'")
         assert [r["client"] for r in cur.fetchall()] == ["198.51.100.2"]
+
+
+def test_ipv6_clients_count_per_slash_64(postgres):
+    from lomba_pipeline.admin.throttle import reserve_attempt
+    from lomba_pipeline_tests.review.conftest import FROZEN_NOW
+
+    def try_from(address: str):
+        with postgres.connection() as conn:
+            return reserve_attempt(conn, "rina", address, now=FROZEN_NOW, policy=POLICY)
+
+    # one subscriber rotating through its /64 is one client
+    waits = [try_from(f"2001:db8:1:2::{i:x}") for i in range(1, 8)]
+    assert waits[:5] == [None] * 5 and all(w and w > 0 for w in waits[5:])
+    assert try_from("2001:db8:1:3::1") is None  # the neighbouring /64 is someone else
+    assert try_from("::ffff:192.0.2.1") is None  # an IPv4 client seen over IPv6 is that IPv4
+    assert "client:192.0.2.1" in throttle_rows(postgres)
