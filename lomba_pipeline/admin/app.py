@@ -100,7 +100,9 @@ def render(request: Request, template: str, context: dict | None = None, status_
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session.setdefault("flash", [])
-    request.session["flash"] = request.session["flash"][-4:] + [[kind, message[:500]]]
+    # stored in the session row (jsonb), which cannot hold NUL
+    text = message.replace("\x00", "")[:500]
+    request.session["flash"] = request.session["flash"][-4:] + [[kind, text]]
 
 
 def pop_flash(request: Request) -> list:
