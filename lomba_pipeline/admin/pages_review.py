@@ -50,11 +50,13 @@ pages = APIRouter(dependencies=[Depends(current_user)])
 actions_router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protected)])
 
 
-def _safe_next(target: str | None) -> str:
-    # only local paths: never redirect off-site after login
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def _safe_next(target: str | None, fallback: str = "/") -> str:
+    # only local paths: never redirect off-site after login, never a control character in the
+    # Location header (CR/LF would split it, NUL cannot be sent at all)
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
         return target
-    return "/"
+    return fallback
 
 
 # -- login / logout --------------------------------------------------------------------------
@@ -259,8 +261,8 @@ def record_page(request: Request, competition_id: RecordId):
 # -- actions ---------------------------------------------------------------------------------
 
 def _back(request: Request, competition_id: int, default: str | None = None):
-    target = request.query_params.get("back") or default or f"/lomba/{competition_id}"
-    return redirect(_safe_next(target))
+    fallback = default or f"/lomba/{competition_id}"
+    return redirect(_safe_next(request.query_params.get("back"), fallback))
 
 
 @actions_router.post("/lomba/{competition_id}/ubah")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from lomba_pipeline_tests.review.conftest import PASSWORD, insert_record
-from lomba_pipeline_tests.review.http_client import login
+from lomba_pipeline_tests.review.http_client import csrf_from, login
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -145,3 +145,22 @@ def test_non_ascii_csrf_header_and_cookie_are_refused_cleanly(signed_in, admin_s
                            headers={"Cookie": b"lomba_admin=\xf6\xff; lomba_admin_login=\xe9"})
     assert garbage.get("/lomba").status_code == 303
     assert garbage.get("/login").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["/\r\nSet-Cookie: x=1", "/lomba\x00", "/\x7f", "/ok\tx"])
+def test_control_characters_never_reach_a_redirect(admin_server, reviewer, postgres, target):
+    cid = insert_record(postgres)
+    anon = httpx.Client(base_url=admin_server.url, follow_redirects=False)
+    token = csrf_from(anon.get("/login").text)
+    as_multipart = {"file": ("", b"", "application/octet-stream")}  # past the urlencoded guard
+    response = anon.post("/login", data={"csrf_token": token, "username": "rina",
+                                         "password": PASSWORD, "next": target},
+                         files=as_multipart)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    client, token = login(admin_server.url, "rina", PASSWORD)
+    response = client.post(f"/lomba/{cid}/buka-lagi", params={"back": target},
+                           data={"csrf_token": token})
+    if response.status_code == 303:
+        assert response.headers["location"] == f"/lomba/{cid}"
+    else:  # the guard refused a NUL in the query string
+        assert_clean_4xx(response, target)
