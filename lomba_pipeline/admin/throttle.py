@@ -23,7 +23,9 @@ class ThrottlePolicy:
     free_per_client: int = 20
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 15 * 60
-    forget_after_seconds: float = 15 * 60  # a bucket quiet this long starts again from zero
+    # a bucket quiet this long starts again from zero; much longer than max_delay, or waiting out
+    # the longest delay would buy a guesser a fresh set of free attempts
+    forget_after_seconds: float = 24 * 3600
 
     def delay_after(self, attempts: int, free: int) -> float:
         """Seconds to wait after the ``attempts``-th attempt (0 while attempts are free)."""

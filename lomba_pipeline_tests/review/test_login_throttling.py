@@ -6,6 +6,7 @@ The panel's clock is frozen: "after the delay" means moving ``admin_server.clock
 
 import concurrent.futures
 import dataclasses
+import datetime as dt
 
 import httpx
 import pytest
@@ -143,3 +144,24 @@ def test_ipv6_clients_count_per_slash_64(postgres):
     assert try_from("2001:db8:1:3::1") is None  # the neighbouring /64 is someone else
     assert try_from("::ffff:192.0.2.1") is None  # an IPv4 client seen over IPv6 is that IPv4
     assert "client:192.0.2.1" in throttle_rows(postgres)
+
+
+def test_waiting_out_the_longest_delay_does_not_buy_free_attempts(postgres):
+    from lomba_pipeline.admin.throttle import reserve_attempt
+    from lomba_pipeline_tests.review.conftest import FROZEN_NOW
+
+    now = FROZEN_NOW
+    with postgres.connection() as conn:
+        for _ in range(30):  # a guesser who always waits exactly as long as told
+            wait = reserve_attempt(conn, "rina", "192.0.2.9", now=now, policy=POLICY)
+            if wait is not None:
+                now += dt.timedelta(seconds=wait)
+    assert wait == POLICY.max_delay_seconds  # the cap, never back to free attempts
+    later = now + dt.timedelta(seconds=POLICY.max_delay_seconds + 1)
+    with postgres.connection() as conn:
+        assert reserve_attempt(conn, "rina", "192.0.2.9", now=later, policy=POLICY) is None
+        assert reserve_attempt(conn, "rina", "192.0.2.9", now=later, policy=POLICY) is not None
+    quiet = later + dt.timedelta(seconds=POLICY.forget_after_seconds + 1)
+    with postgres.connection() as conn:  # a whole quiet day later the slate is clean
+        assert all(reserve_attempt(conn, "rina", "192.0.2.9", now=quiet, policy=POLICY) is None
+                   for _ in range(POLICY.free_per_user_client))
