@@ -75,6 +75,19 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.lower() in {"1", "true", "yes", "on"}
 
 
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, each checked."""
+    import ipaddress
+
+    items = [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+    return tuple(items)
+
+
 @dataclass(frozen=True)
 class R2Settings:
     endpoint_url: str
@@ -140,6 +153,10 @@ class Settings:
     # ("host", "host:port", "name=ip:port"); see resources/outbound.py
     fetch_allow_hosts: str | None = None
     fetch_deadline_seconds: float = 20.0
+    # admin panel: proxies whose X-Forwarded-For is believed (IPs/CIDRs); session lifetimes
+    admin_trusted_proxies: tuple[str, ...] = ()
+    admin_session_idle_seconds: int = 2 * 3600
+    admin_session_max_seconds: int = 12 * 3600
 
     @property
     def sources_file(self) -> Path:
@@ -282,6 +299,9 @@ def load_settings() -> Settings:
         sources_file_env=_env("LOMBA_SOURCES_FILE"),
         fetch_allow_hosts=_env("LOMBA_FETCH_ALLOW_HOSTS"),
         fetch_deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", 20.0),
+        admin_trusted_proxies=_env_networks("LOMBA_ADMIN_TRUSTED_PROXIES"),
+        admin_session_idle_seconds=60 * _env_int("LOMBA_ADMIN_SESSION_IDLE_MINUTES", 120),
+        admin_session_max_seconds=3600 * _env_int("LOMBA_ADMIN_SESSION_MAX_HOURS", 12),
     )
 
 

@@ -15,20 +15,26 @@ calls :func:`add_pages`::
                   nav=[("Akun IG", "/akun-ig")])
 
 POST routes add ``Depends(csrf_protected)`` and their forms include ``{{ csrf_field() }}``.
+
+``request.session`` is a server-side session (``sessions.py``); ``app.state.clock`` is the panel's
+time source (frozen in tests). Errors become pages in Bahasa Indonesia (``errors.py``): bad
+parameters 400 (422 on the API), database unreachable 503, anything else a plain 500 page.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
+import psycopg2
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lomba_pipeline.admin.auth import (
     CsrfFailed,
@@ -37,13 +43,21 @@ from lomba_pipeline.admin.auth import (
     User,
     check_csrf,
     csrf_token,
-    load_user,
 )
+from lomba_pipeline.admin.clients import client_address, trusted_networks
+from lomba_pipeline.admin.clock import Clock, wall_clock
+from lomba_pipeline.admin.errors import (
+    database_unavailable_response,
+    describe_invalid_parameters,
+    error_page,
+    is_database_unavailable,
+)
+from lomba_pipeline.admin.input_guard import HostileInputGuard
+from lomba_pipeline.admin.sessions import ServerSessionMiddleware, SessionPolicy, session_user
+from lomba_pipeline.admin.throttle import ThrottlePolicy
 from lomba_pipeline.catalog.review.caption import rupiah, tanggal
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "lomba_admin"
-SESSION_MAX_AGE = 12 * 3600
 
 # Modules exposing ``register(app)`` that add pages of other domains.
 ADMIN_PAGE_MODULES: list[str] = ["lomba_pipeline.ig_ops.admin_pages"]
@@ -52,16 +66,17 @@ ADMIN_PAGE_MODULES: list[str] = ["lomba_pipeline.ig_ops.admin_pages"]
 # -- dependencies shared by every page ------------------------------------------------------
 
 def current_user(request: Request) -> User:
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
-        raise LoginRequired()
-    with request.app.state.postgres.connection() as conn:
-        user = load_user(conn, uid)
-    if user is None:  # deleted or disabled since the cookie was issued
-        request.session.clear()
+    # the session middleware found a live session row (revoked/expired/disabled ones are gone)
+    user = session_user(request)
+    if user is None:
         raise LoginRequired()
     request.state.user = user
     return user
+
+
+def request_client(request: Request) -> str:
+    """The client address, believing X-Forwarded-For only from trusted proxies."""
+    return client_address(request, request.app.state.trusted_proxies)
 
 
 def admin_user(user: User = Depends(current_user)) -> User:
@@ -74,17 +89,20 @@ async def csrf_protected(request: Request) -> None:
     await check_csrf(request)
 
 
-def render(request: Request, template: str, context: dict | None = None, status_code: int = 200):
+def render(request: Request, template: str, context: dict | None = None, status_code: int = 200,
+           headers: dict[str, str] | None = None):
     ctx = {"user": getattr(request.state, "user", None), "flash": pop_flash(request)}
     ctx.update(context or {})
     return request.app.state.templates.TemplateResponse(
-        request, template, ctx, status_code=status_code
+        request, template, ctx, status_code=status_code, headers=headers
     )
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session.setdefault("flash", [])
-    request.session["flash"] = request.session["flash"][-4:] + [[kind, message[:500]]]
+    # stored in the session row (jsonb), which cannot hold NUL
+    text = message.replace("\x00", "")[:500]
+    request.session["flash"] = request.session["flash"][-4:] + [[kind, text]]
 
 
 def pop_flash(request: Request) -> list:
@@ -107,11 +125,25 @@ def add_pages(app: FastAPI, router: APIRouter, *, templates_dir: Path | None = N
 
 # -- the application -------------------------------------------------------------------------
 
+def web_url(url: str | None) -> str | None:
+    """The URL when it is an http(s) link with a host, else None (``javascript:``, ``data:``...)."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and host else None
+
+
 def safe_href(url: str | None) -> str:
     """Only http(s) links become clickable: a scraped ``javascript:`` URL must not run."""
-    if url and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return "#"
+    return web_url(url) or "#"
 
 
 def _templates() -> Jinja2Templates:
@@ -126,7 +158,9 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def create_app(settings, postgres, object_store, whatsapp) -> FastAPI:
+def create_app(settings, postgres, object_store, whatsapp, *,
+               clock: Clock | None = None) -> FastAPI:
+    """The panel. ``clock`` (default: wall time) drives session expiry, login delays and "today"."""
     from lomba_pipeline.admin import pages_api, pages_events, pages_links, pages_media, pages_review
 
     app = FastAPI(title="Lomba admin", docs_url=None, redoc_url=None, openapi_url=None)
@@ -134,6 +168,14 @@ def create_app(settings, postgres, object_store, whatsapp) -> FastAPI:
     app.state.postgres = postgres
     app.state.object_store = object_store
     app.state.whatsapp = whatsapp
+    app.state.clock = clock or wall_clock
+    app.state.session_policy = SessionPolicy(
+        idle_seconds=settings.admin_session_idle_seconds,
+        max_seconds=settings.admin_session_max_seconds,
+        secure_cookie=settings.admin_cookie_secure,
+    )
+    app.state.login_throttle = ThrottlePolicy()
+    app.state.trusted_proxies = trusted_networks(settings.admin_trusted_proxies)
     app.state.templates = _templates()
     app.state.nav = [
         ("Antrian review", "/"),
@@ -151,14 +193,9 @@ def create_app(settings, postgres, object_store, whatsapp) -> FastAPI:
 
     templates_env.globals["csrf_field_for"] = csrf_field_for
 
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.admin_secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
-        same_site="lax",
-        https_only=settings.admin_cookie_secure,
-    )
+    # innermost first: sessions, then the input guard, then the headers on every answer
+    app.add_middleware(ServerSessionMiddleware)
+    app.add_middleware(HostileInputGuard)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -195,6 +232,39 @@ def create_app(settings, postgres, object_store, whatsapp) -> FastAPI:
                        "message": "Token keamanan (CSRF) tidak ada atau tidak cocok. "
                                   "Muat ulang halaman lalu coba lagi."},
                       status_code=403)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameters(request: Request, exc: RequestValidationError):
+        status = 422 if request.url.path.startswith("/api/") else 400
+        return error_page(request, "Permintaan tidak valid", describe_invalid_parameters(exc),
+                          status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        title, message = {
+            404: ("Tidak ditemukan", "Halaman ini tidak ada."),
+            405: ("Metode tidak diizinkan", "Alamat ini tidak menerima permintaan seperti itu."),
+        }.get(exc.status_code, ("Permintaan ditolak", "Permintaan tidak dapat diproses."))
+        return error_page(request, title, message, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(psycopg2.DataError)
+    async def data_error(request: Request, _exc):
+        # a value Postgres cannot hold (a number out of range, a bad character) from the request
+        return error_page(request, "Permintaan tidak valid",
+                          "Salah satu nilai di luar batas yang diizinkan.", 400)
+
+    @app.exception_handler(psycopg2.OperationalError)
+    @app.exception_handler(psycopg2.InterfaceError)
+    async def database_down(request: Request, _exc):
+        return database_unavailable_response(request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        if is_database_unavailable(exc):
+            return database_unavailable_response(request)
+        return error_page(request, "Terjadi kesalahan",
+                          "Terjadi kesalahan di server. Coba lagi, atau hubungi admin jika "
+                          "terus terjadi.", 500)
 
     @app.get("/health", include_in_schema=False)
     def health():

@@ -1,13 +1,9 @@
-"""Admin users, sessions, CSRF tokens and login throttling.
+"""Admin users, passwords and CSRF tokens.
 
 - Passwords: argon2id (argon2-cffi); the hash never leaves the database.
-- Sessions: Starlette's signed cookie (itsdangerous), HttpOnly, SameSite=Lax, signed with
-  ``settings.admin_secret_key``; it holds the user id and a CSRF token, nothing secret.
+- Sessions live in Postgres (``sessions.py``); login throttling is ``throttle.py``.
 - CSRF: every form posts ``csrf_token`` (or HTMX sends ``X-CSRF-Token``); a POST without the
   session's token is refused with 403.
-- Throttling: failed logins are counted in Postgres (shared by every admin process); after
-  ``MAX_FAILURES_PER_USER`` in ``THROTTLE_WINDOW`` for one username, or ``MAX_FAILURES_PER_CLIENT``
-  from one client, logins are refused until the window passes.
 """
 
 from __future__ import annotations
@@ -26,9 +22,6 @@ from lomba_pipeline.db.events import record_event
 ROLES = ("reviewer", "admin")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
-THROTTLE_WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_CLIENT = 20
 
 _hasher = PasswordHasher()
 # verified against when the username does not exist, so both cases take the same time
@@ -70,7 +63,10 @@ def validate_new_user(username: str, password: str, role: str) -> None:
 
 
 def create_user(conn, username: str, password: str, role: str, *, actor: str = "cli") -> User:
-    """Create, or reset the password and role of, an admin user."""
+    """Create, or reset the password and role of, an admin user.
+
+    A reset ends every session of that user (trigger on ``password_hash`` in sql/011).
+    """
     validate_new_user(username, password, role)
     with conn.cursor() as cur:
         cur.execute(
@@ -90,55 +86,52 @@ def create_user(conn, username: str, password: str, role: str, *, actor: str = "
     return User(user_id, username, role)
 
 
-def _recent_failures(cur, column: str, value: str) -> int:
-    cur.execute(
-        f"SELECT count(*) FROM admin_login_failures WHERE {column} = %s "
-        "AND at > now() - make_interval(secs => %s)",
-        (value, THROTTLE_WINDOW_SECONDS),
-    )
-    return cur.fetchone()[0]
+def normalize_username(raw: str | None) -> str:
+    """The form's username as stored (lower case), or "" when it cannot be a username."""
+    name = (raw or "").strip().lower()
+    return name if USERNAME.match(name) else ""
 
 
-def is_throttled(conn, username: str, client: str) -> bool:
-    with conn.cursor() as cur:
-        return (
-            _recent_failures(cur, "username", username) >= MAX_FAILURES_PER_USER
-            or _recent_failures(cur, "client", client) >= MAX_FAILURES_PER_CLIENT
-        )
-
-
-def authenticate(conn, username: str, password: str, client: str) -> User | None:
-    """The user when the password matches; records the failure otherwise."""
-    username = (username or "").strip().lower()[:40]
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT id, username, role, password_hash FROM admin_users "
-            "WHERE username = %s AND NOT disabled",
-            (username,),
-        )
-        row = cur.fetchone()
+def authenticate(conn, username: str, password: str) -> User | None:
+    """The user when the password matches (throttling is the caller's job, before this)."""
+    row = None
+    if username:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT id, username, role, password_hash FROM admin_users "
+                "WHERE username = %s AND NOT disabled",
+                (username,),
+            )
+            row = cur.fetchone()
     try:
         _hasher.verify(row[3] if row else _DUMMY_HASH, password or "")
-        ok = row is not None
     except (VerificationError, InvalidHashError):
-        ok = False
+        return None
+    if row is None:
+        return None
     with conn.cursor() as cur:
-        if not ok:
-            cur.execute(
-                "INSERT INTO admin_login_failures (username, client) VALUES (%s, %s)",
-                (username, client),
-            )
-            # keep the table small: only the throttling window matters
-            cur.execute("DELETE FROM admin_login_failures WHERE at < now() - interval '1 day'")
-            return None
-        cur.execute("DELETE FROM admin_login_failures WHERE username = %s", (username,))
         cur.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s", (row[0],))
         if _hasher.check_needs_rehash(row[3]):
+            # a new hash of the same password: tell the trigger in sql/011 that this is not a
+            # password change, so the user's other sessions stay
+            cur.execute("SET LOCAL lomba.same_password = 'on'")
             cur.execute(
                 "UPDATE admin_users SET password_hash = %s WHERE id = %s",
                 (_hasher.hash(password), row[0]),
             )
     return User(row[0], row[1], row[2])
+
+
+def disable_user(conn, username: str, *, actor: str = "cli") -> bool:
+    """Disable the account; its sessions end at once (trigger in sql/011). False if unknown."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE admin_users SET disabled = true WHERE username = %s RETURNING id",
+                    (username,))
+        found = cur.fetchone() is not None
+    if found:
+        record_event(conn, actor=actor, kind="auth.user_disabled",
+                     subject=f"admin_user:{username}")
+    return found
 
 
 def load_user(conn, user_id: int) -> User | None:
@@ -166,15 +159,7 @@ async def check_csrf(request: Request) -> None:
     if not sent:
         form = await request.form()
         sent = form.get("csrf_token")
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(expected, sent):
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(
+        expected.encode(), sent.encode("utf-8", "surrogatepass")
+    ):
         raise CsrfFailed()
-
-
-def start_session(request: Request, user: User) -> None:
-    request.session.clear()
-    request.session["uid"] = user.id
-    request.session["csrf"] = secrets.token_urlsafe(32)  # fresh token after login
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

@@ -1,15 +1,35 @@
-"""``lomba admin`` (serve the panel), ``lomba admin create-user``, ``lomba storage gc``."""
+"""``lomba admin`` (serve the panel), ``lomba admin create-user`` / ``disable-user``,
+``lomba storage gc``."""
 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 import click
 
 
+@contextmanager
+def database_errors_as_one_line():
+    """A database that cannot be reached ends the command with one line, not a traceback."""
+    import psycopg2
+
+    try:
+        yield
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise click.ClickException(f"cannot reach the database: {first_line}") from None
+
+
+def migrated_postgres():
+    from lomba_pipeline.db.migrated import migrated_postgres as migrate
+
+    with database_errors_as_one_line():
+        return migrate()
+
+
 def build_app_from_settings():
     from lomba_pipeline.admin.app import create_app
-    from lomba_pipeline.db.migrated import migrated_postgres
     from lomba_pipeline.resources.object_store import object_store_from_settings
     from lomba_pipeline.resources.whatsapp import whatsapp_from_settings
     from lomba_pipeline.settings import get_settings
@@ -58,7 +78,6 @@ def admin(ctx: click.Context, host: str | None, port: int | None) -> None:
               show_default=True)
 def create_user_command(username: str, role: str) -> None:
     from lomba_pipeline.admin.auth import create_user
-    from lomba_pipeline.db.migrated import migrated_postgres
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -66,11 +85,23 @@ def create_user_command(username: str, role: str) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     pg = migrated_postgres()
     try:
-        with pg.connection() as conn:
+        with database_errors_as_one_line(), pg.connection() as conn:
             user = create_user(conn, username.strip().lower(), password, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {user.username} ({user.role}) saved")
+
+
+@admin.command("disable-user", help="Disable a user; every session of that user ends at once.")
+@click.argument("username")
+def disable_user_command(username: str) -> None:
+    from lomba_pipeline.admin.auth import disable_user
+
+    with database_errors_as_one_line(), migrated_postgres().connection() as conn:
+        found = disable_user(conn, username.strip().lower())
+    if not found:
+        raise click.ClickException(f"no user named {username!r}")
+    click.echo(f"user {username} disabled; its sessions ended")
 
 
 @click.group("storage", help="Object store maintenance.")

@@ -1,7 +1,8 @@
 """Read-only JSON API for the catalog app: approved, not-yet-expired competitions.
 
 Auth: ``Authorization: Bearer <LOMBA_CATALOG_API_TOKEN>`` when that token is configured, or an
-admin session. Nothing but public catalog fields is returned.
+admin session. Nothing but public catalog fields is returned, and link fields only as http(s)
+URLs (a scraped ``javascript:`` link becomes null).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from datetime import date
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from lomba_pipeline.admin.auth import LoginRequired, load_user
-from lomba_pipeline.catalog.review.broadcast import today_in_jakarta
+from lomba_pipeline.admin.app import web_url
+from lomba_pipeline.admin.auth import LoginRequired
+from lomba_pipeline.admin.clock import jakarta_today
+from lomba_pipeline.admin.sessions import session_user
 
 router = APIRouter()
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000
+URL_FIELDS = ("registration_url", "guidebook_url", "canonical_url")
 PUBLIC_FIELDS = (
     "id", "title", "organizer", "description", "start_date", "end_date", "event_start_date",
     "event_end_date", "levels", "categories", "tags", "fee_amount", "prize", "contact",
@@ -28,29 +33,27 @@ def _authorised(request: Request) -> None:
     token = request.app.state.settings.catalog_api_token
     header = request.headers.get("authorization", "")
     if token and header.startswith("Bearer "):
-        if hmac.compare_digest(header[7:].strip(), token):
+        # bytes: compare_digest refuses non-ASCII str, and a header may hold any latin-1 byte
+        if hmac.compare_digest(header[7:].strip().encode("utf-8", "surrogatepass"),
+                               token.encode()):
             return
         raise LoginRequired()
-    uid = request.session.get("uid")
-    if isinstance(uid, int):
-        with request.app.state.postgres.connection() as conn:
-            if load_user(conn, uid):
-                return
-    raise LoginRequired()
+    if session_user(request) is None:
+        raise LoginRequired()
 
 
 @router.get("/api/v1/competitions")
 def competitions(
     request: Request,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
-    level: str | None = None,
-    category: str | None = None,
+    level: str | None = Query(None, max_length=100),
+    category: str | None = Query(None, max_length=100),
     deadline_from: date | None = None,
     deadline_to: date | None = None,
 ):
     _authorised(request)
-    today = today_in_jakarta()
+    today = jakarta_today(request.app.state.clock)
     clauses = ["c.review_status = 'approved'", "(c.end_date IS NULL OR c.end_date >= %(today)s)"]
     params: dict = {"today": today}
     if level:
@@ -85,6 +88,8 @@ def competitions(
     for row in rows:
         item = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()
                 if k != "poster_key"}
+        for name in URL_FIELDS:
+            item[name] = web_url(item[name])
         item["poster_url"] = store.public_url(row["poster_key"]) if row["poster_key"] else None
         items.append(item)
     return JSONResponse({

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from lomba_pipeline.admin.app import current_user, render
 from lomba_pipeline.db.events import list_events
@@ -14,8 +15,10 @@ PAGE_SIZE = 100
 
 
 @router.get("/peristiwa")
-def events_page(request: Request, kind: str = "", actor: str = "", subject: str = "",
-                before: int | None = None):
+def events_page(request: Request, kind: Annotated[str, Query(max_length=200)] = "",
+                actor: Annotated[str, Query(max_length=200)] = "",
+                subject: Annotated[str, Query(max_length=200)] = "",
+                before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
     with request.app.state.postgres.connection() as conn:
         events = list_events(conn, kind_prefix=kind.strip() or None, actor=actor.strip() or None,
                              subject=subject.strip() or None, limit=PAGE_SIZE, before_id=before)

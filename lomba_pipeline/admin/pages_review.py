@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from psycopg2.extras import RealDictCursor
 
 from lomba_pipeline.admin.app import (
@@ -12,23 +15,29 @@ from lomba_pipeline.admin.app import (
     flash,
     redirect,
     render,
+    request_client,
 )
-from lomba_pipeline.admin.auth import (
-    User,
-    authenticate,
-    client_address,
-    is_throttled,
-    start_session,
-)
+from lomba_pipeline.admin.auth import User, authenticate, normalize_username
+from lomba_pipeline.admin.clock import jakarta_today
+from lomba_pipeline.admin.sessions import end_session, start_session
+from lomba_pipeline.admin.throttle import forget_failures, reserve_attempt
 from lomba_pipeline.catalog.review import actions
 from lomba_pipeline.catalog.review.broadcast import broadcast_competition
 from lomba_pipeline.catalog.review.caption import render_caption
 from lomba_pipeline.catalog.review.duplicates import candidate_pairs, duplicate_groups
-from lomba_pipeline.catalog.review.storage import delete_record, replace_poster
+from lomba_pipeline.catalog.review.storage import (
+    ObjectStoreUnavailable,
+    delete_record,
+    replace_poster,
+)
 from lomba_pipeline.db.events import list_events, record_event
 from lomba_pipeline.media.images import MAX_IMAGE_BYTES, InvalidImage
 
 PAGE_SIZE = 25
+MAX_PAGE = 100_000
+MAX_ID = 2**63 - 1  # bigint
+RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 REASON_LABELS = {
     "same_url": "URL sama", "same_description": "deskripsi sama",
     "similar_title": "judul mirip & deadline berdekatan", "similar_poster": "poster hampir sama",
@@ -41,11 +50,13 @@ pages = APIRouter(dependencies=[Depends(current_user)])
 actions_router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protected)])
 
 
-def _safe_next(target: str | None) -> str:
-    # only local paths: never redirect off-site after login
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def _safe_next(target: str | None, fallback: str = "/") -> str:
+    # only local paths: never redirect off-site after login, never a control character in the
+    # Location header (CR/LF would split it, NUL cannot be sent at all)
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
         return target
-    return "/"
+    return fallback
 
 
 # -- login / logout --------------------------------------------------------------------------
@@ -59,29 +70,43 @@ def login_form(request: Request, next: str = "/"):
 def login(request: Request, username: str = Form(""), password: str = Form(""),
           next: str = Form("/")):
     pg = request.app.state.postgres
-    client = client_address(request)
-    name = username.strip().lower()[:40]
+    client = request_client(request)
+    # a name that cannot exist still costs one password check and one attempt (same timing)
+    name = normalize_username(username) or "?"
+    with pg.connection() as conn:  # committed before the password is checked
+        wait = reserve_attempt(conn, name, client, now=request.app.state.clock(),
+                               policy=request.app.state.login_throttle)
+    if wait is not None:
+        return render(request, "login.html", {
+            "next": _safe_next(next),
+            "error": f"Terlalu banyak percobaan gagal dari perangkat ini. "
+                     f"Coba lagi dalam {_duration(wait)}.",
+        }, status_code=429, headers={"Retry-After": str(wait)})
     with pg.connection() as conn:
-        if is_throttled(conn, name, client):
-            record_event(conn, actor=name or "-", kind="auth.login_throttled",
-                         data={"client": client})
-            error, status = "Terlalu banyak percobaan gagal. Coba lagi dalam 15 menit.", 429
-            user = None
-        else:
-            user = authenticate(conn, name, password, client)
-            error, status = "Nama pengguna atau kata sandi salah.", 401
-            if user:
-                record_event(conn, actor=user.username, kind="auth.login", data={"client": client})
+        user = authenticate(conn, name if name != "?" else "", password)
+        if user is not None:
+            forget_failures(conn, name, client, now=request.app.state.clock(),
+                            policy=request.app.state.login_throttle)
+            record_event(conn, actor=user.username, kind="auth.login", data={"client": client})
+            start_session(request, conn, user, client=client)
     if user is None:
-        return render(request, "login.html", {"next": _safe_next(next), "error": error},
-                      status_code=status)
-    start_session(request, user)
+        return render(request, "login.html", {
+            "next": _safe_next(next), "error": "Nama pengguna atau kata sandi salah.",
+        }, status_code=401)
     return redirect(_safe_next(next))
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} detik"
+    return f"{round(seconds / 60)} menit"
+
+
 @actions_router.post("/logout")
-def logout(request: Request):
-    request.session.clear()
+def logout(request: Request, user: User = Depends(current_user)):
+    with request.app.state.postgres.connection() as conn:
+        end_session(request, conn)
+        record_event(conn, actor=user.username, kind="auth.logout")
     return redirect("/login")
 
 
@@ -121,9 +146,8 @@ def _reasons_by_pair(conn, ids: list[int]) -> dict[frozenset, list[str]]:
 
 
 @pages.get("/")
-def review_queue(request: Request, page: int = 1):
+def review_queue(request: Request, page: PageNumber = 1):
     """Pending records, each shown with its whole duplicate group."""
-    page = max(page, 1)
     pg = request.app.state.postgres
     with pg.connection() as conn:
         with conn.cursor() as cur:
@@ -169,8 +193,8 @@ def review_queue(request: Request, page: int = 1):
 
 
 @pages.get("/lomba")
-def record_list(request: Request, status: str = "", q: str = "", page: int = 1):
-    page = max(page, 1)
+def record_list(request: Request, status: str = "", q: Annotated[str, Query(max_length=200)] = "",
+                page: PageNumber = 1):
     clauses, params = [], []
     if status in STATUS_LABELS:
         clauses.append("c.review_status = %s")
@@ -196,7 +220,7 @@ def record_list(request: Request, status: str = "", q: str = "", page: int = 1):
 
 
 @pages.get("/lomba/{competition_id}")
-def record_page(request: Request, competition_id: int):
+def record_page(request: Request, competition_id: RecordId):
     with request.app.state.postgres.connection() as conn:
         rows = _fetch(conn, [competition_id], request)
         if competition_id not in rows:
@@ -237,12 +261,12 @@ def record_page(request: Request, competition_id: int):
 # -- actions ---------------------------------------------------------------------------------
 
 def _back(request: Request, competition_id: int, default: str | None = None):
-    target = request.query_params.get("back") or default or f"/lomba/{competition_id}"
-    return redirect(_safe_next(target))
+    fallback = default or f"/lomba/{competition_id}"
+    return redirect(_safe_next(request.query_params.get("back"), fallback))
 
 
 @actions_router.post("/lomba/{competition_id}/ubah")
-async def edit(request: Request, competition_id: int, user: User = Depends(current_user)):
+async def edit(request: Request, competition_id: RecordId, user: User = Depends(current_user)):
     form = await request.form()
     changes = {}
     try:
@@ -260,16 +284,16 @@ async def edit(request: Request, competition_id: int, user: User = Depends(curre
     return _back(request, competition_id)
 
 
-def _broadcast_after_approval(request: Request, competition_id: int, user: User) -> str:
+def _broadcast_after_approval(request: Request, competition_id: RecordId, user: User) -> str:
     app = request.app
     outcome = broadcast_competition(app.state.postgres, app.state.object_store,
                                     app.state.whatsapp, app.state.settings, competition_id,
-                                    actor=user.username)
+                                    actor=user.username, today=jakarta_today(app.state.clock))
     return outcome.message
 
 
 @actions_router.post("/lomba/{competition_id}/setujui")
-def approve(request: Request, competition_id: int, user: User = Depends(current_user)):
+def approve(request: Request, competition_id: RecordId, user: User = Depends(current_user)):
     try:
         with request.app.state.postgres.connection() as conn:
             result = actions.approve(conn, competition_id, actor=user.username)
@@ -283,13 +307,13 @@ def approve(request: Request, competition_id: int, user: User = Depends(current_
 
 
 @actions_router.post("/lomba/{competition_id}/kirim-ulang")
-def resend(request: Request, competition_id: int, user: User = Depends(current_user)):
+def resend(request: Request, competition_id: RecordId, user: User = Depends(current_user)):
     flash(request, _broadcast_after_approval(request, competition_id, user))
     return _back(request, competition_id)
 
 
 @actions_router.post("/lomba/{competition_id}/tolak")
-def reject(request: Request, competition_id: int, note: str = Form(""),
+def reject(request: Request, competition_id: RecordId, note: str = Form(""),
            user: User = Depends(current_user)):
     try:
         with request.app.state.postgres.connection() as conn:
@@ -302,7 +326,7 @@ def reject(request: Request, competition_id: int, note: str = Form(""),
 
 
 @actions_router.post("/lomba/{competition_id}/buka-lagi")
-def reopen(request: Request, competition_id: int, user: User = Depends(current_user)):
+def reopen(request: Request, competition_id: RecordId, user: User = Depends(current_user)):
     with request.app.state.postgres.connection() as conn:
         actions.reopen(conn, competition_id, actor=user.username)
     flash(request, f"#{competition_id} kembali ke antrian.")
@@ -310,7 +334,7 @@ def reopen(request: Request, competition_id: int, user: User = Depends(current_u
 
 
 @actions_router.post("/lomba/{competition_id}/duplikat")
-def mark_duplicate(request: Request, competition_id: int, original_id: str = Form(""),
+def mark_duplicate(request: Request, competition_id: RecordId, original_id: str = Form(""),
                    user: User = Depends(current_user)):
     try:
         if not original_id.strip().lstrip("#").isdigit():
@@ -326,22 +350,33 @@ def mark_duplicate(request: Request, competition_id: int, original_id: str = For
 
 
 @actions_router.post("/lomba/{competition_id}/poster")
-async def poster(request: Request, competition_id: int, file: UploadFile = File(...),
+async def poster(request: Request, competition_id: RecordId, file: UploadFile = File(...),
                  user: User = Depends(current_user)):
     data = await file.read(MAX_IMAGE_BYTES + 1)
     app = request.app
     try:
         result = replace_poster(app.state.postgres, app.state.object_store, competition_id, data,
                                 actor=user.username, filename=file.filename or "upload")
+    except ObjectStoreUnavailable as exc:
+        flash(request, f"Poster tidak diganti: {exc}", "error")
+        return _back(request, competition_id)
     except (InvalidImage, actions.ReviewError, ValueError) as exc:
         flash(request, f"Poster ditolak: {exc}", "error")
         return _back(request, competition_id)
-    flash(request, f"Poster diganti ({len(result.removed_objects)} objek lama dihapus).")
+    flash(request, f"Poster diganti ({len(result.removed_objects)} objek lama dihapus)."
+                   + _left_note(result.left_objects))
     return _back(request, competition_id)
 
 
+def _left_note(left: list[str]) -> str:
+    if not left:
+        return ""
+    return (f" {len(left)} objek lama belum bisa dihapus (penyimpanan tidak menjawab); "
+            "`lomba storage gc` akan menghapusnya nanti.")
+
+
 @actions_router.post("/lomba/{competition_id}/hapus")
-def delete(request: Request, competition_id: int, user: User = Depends(admin_user)):
+def delete(request: Request, competition_id: RecordId, user: User = Depends(admin_user)):
     app = request.app
     try:
         result = delete_record(app.state.postgres, app.state.object_store, competition_id,
@@ -349,7 +384,8 @@ def delete(request: Request, competition_id: int, user: User = Depends(admin_use
     except actions.ReviewError as exc:
         flash(request, str(exc), "error")
         return redirect("/lomba")
-    flash(request, f"#{competition_id} dihapus ({len(result.removed_objects)} objek dihapus).")
+    flash(request, f"#{competition_id} dihapus ({len(result.removed_objects)} objek dihapus)."
+                   + _left_note(result.left_objects))
     return redirect("/lomba")
 
 

@@ -1,4 +1,8 @@
-"""Shared pieces for the review tests: records inserted by SQL, posters, a live admin server."""
+"""Shared pieces for the review tests: records inserted by SQL, posters, a live admin server.
+
+Time is frozen: the admin server runs on ``FrozenClock`` (``admin_server.clock``) at ``FROZEN_NOW``,
+and records default to a deadline 30 days after ``TODAY``, so no test depends on the date it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import io
 import random
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import uvicorn
@@ -22,6 +26,22 @@ from lomba_pipeline_tests.fakes.waha import FakeWaha
 CHANNEL = "120363000000000001@newsletter"
 REVIEW_GROUP = "120363000000000002@g.us"
 PASSWORD = "kata-sandi-uji-123"
+FROZEN_NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta
+TODAY = date(2026, 6, 15)  # FROZEN_NOW's date in Jakarta
+DEFAULT_END_DATE = TODAY + timedelta(days=30)
+
+
+class FrozenClock:
+    """The admin panel's clock in tests: stands still until a test moves it."""
+
+    def __init__(self, now: datetime = FROZEN_NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def poster_bytes(seed: int, size=(600, 800), fmt="PNG", quality=90) -> bytes:
@@ -56,7 +76,7 @@ def insert_record(pg, store=None, *, poster: bytes | None = None, source_kind="w
     n = next(_counter)
     canonical_url = canonical_url or f"https://example.test/lomba/{n}"
     fields.setdefault("title", f"Lomba uji {n}")
-    fields.setdefault("end_date", date.today() + timedelta(days=30))
+    fields.setdefault("end_date", DEFAULT_END_DATE)
     fields.setdefault("extracted_from", {"title": "zhipu", "end_date": "rules"})
     with pg.connection() as conn:
         image_id = None
@@ -111,11 +131,13 @@ def whatsapp(review_settings):
 
 
 class LiveServer:
-    def __init__(self, app, port):
+    def __init__(self, app, port, clock: FrozenClock | None = None):
         self.url = f"http://127.0.0.1:{port}"
         self.app = app
+        self.clock = clock
+        # as `lomba admin` runs it: the app alone decides whether X-Forwarded-For is believed
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+                                access_log=False, lifespan="off", proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -148,8 +170,9 @@ def media_store(tmp_path, admin_port):
 def admin_server(postgres, media_store, whatsapp, review_settings, admin_port):
     from lomba_pipeline.admin.app import create_app
 
-    app = create_app(review_settings, postgres, media_store, whatsapp)
-    server = LiveServer(app, admin_port).start()
+    clock = FrozenClock()
+    app = create_app(review_settings, postgres, media_store, whatsapp, clock=clock)
+    server = LiveServer(app, admin_port, clock).start()
     yield server
     server.stop()
 

@@ -1,4 +1,7 @@
-"""Access control of the admin panel: sessions, CSRF, throttling, roles, no secrets on pages."""
+"""Access control of the admin panel: login, CSRF, roles, no secrets on pages.
+
+Sessions: test_admin_sessions.py; throttling: test_login_throttling.py.
+"""
 
 import httpx
 import pytest
@@ -71,27 +74,6 @@ def test_post_without_csrf_token_is_refused(admin_server, postgres, reviewer, wa
     assert waha.delivered == []
     # with the token the same request works
     assert client.post(f"/lomba/{cid}/setujui", data={"csrf_token": token}).status_code == 303
-
-
-def test_login_throttling_blocks_even_the_right_password(admin_server, reviewer, postgres):
-    client = httpx.Client(base_url=admin_server.url, follow_redirects=False)
-    for _ in range(5):
-        token = csrf_from(client.get("/login").text)
-        bad = client.post("/login", data={"username": "rina", "password": "salah-salah-salah",
-                                          "csrf_token": token})
-        assert bad.status_code == 401
-    token = csrf_from(client.get("/login").text)
-    blocked = client.post("/login", data={"username": "rina", "password": PASSWORD,
-                                          "csrf_token": token})
-    assert blocked.status_code == 429
-    assert "Terlalu banyak percobaan" in blocked.text
-    # another user is not locked out by rina's failures
-    token = csrf_from(client.get("/login").text)
-    ok = client.post("/login", data={"username": "bos", "password": PASSWORD, "csrf_token": token})
-    assert ok.status_code == 303
-    with postgres.cursor() as cur:
-        cur.execute("SELECT count(*) AS n FROM events WHERE kind = 'auth.login_throttled'")
-        assert cur.fetchone()["n"] == 1
 
 
 def test_reviewer_cannot_delete_but_admin_can(admin_server, postgres, reviewer):

@@ -2,7 +2,7 @@
 
 import concurrent.futures
 import dataclasses
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from lomba_pipeline_tests.review.conftest import (
     CHANNEL,
     PASSWORD,
     REVIEW_GROUP,
+    TODAY,
     insert_record,
     poster_bytes,
 )
@@ -67,7 +68,8 @@ def test_poster_variant_is_published_and_stored_next_to_original(
 ):
     original = poster_bytes(7)
     cid = insert_record(postgres, media_store, poster=original, review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+                                    today=TODAY)
     assert outcome.status == "sent"
     url = waha.delivered[0]["file"]["url"]
     with postgres.cursor() as cur:
@@ -84,16 +86,18 @@ def test_not_approved_or_expired_records_are_not_sent(postgres, media_store, wha
                                                       review_settings, waha):
     pending = insert_record(postgres)
     expired = insert_record(postgres, review_status="approved",
-                            end_date=date.today() - timedelta(days=3))
+                            end_date=TODAY - timedelta(days=1))
     for cid in (pending, expired):
-        outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+        outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+                                        today=TODAY)
         assert outcome.status == "skipped"
     assert waha.delivered == [] and _broadcasts(postgres) == []
 
 
 def test_disabled_gateway_sends_nothing(postgres, media_store, review_settings, waha):
     cid = insert_record(postgres, review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, WhatsAppGateway(), review_settings, cid)
+    outcome = broadcast_competition(postgres, media_store, WhatsAppGateway(), review_settings, cid,
+                                    today=TODAY)
     assert outcome.status == "skipped" and "belum dikonfigurasi" in outcome.message
     assert waha.calls == []
 
@@ -103,19 +107,23 @@ def test_definite_failure_can_be_retried_but_unknown_outcome_is_not(
 ):
     cid = insert_record(postgres, review_status="approved")
     waha.fail_next("/api/sendText", status=500)
-    first = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+    first = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+                                  today=TODAY)
     assert first.status == "failed" and "HTTP 500" in first.message
     assert _status(postgres, cid)["broadcast_status"] == "failed"
-    second = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+    second = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+                                   today=TODAY)
     assert second.status == "sent"
     assert len(waha.delivered) == 1
     assert [(r["status"], r["attempts"]) for r in _broadcasts(postgres)] == [("sent", 2)]
 
     other = insert_record(postgres, review_status="approved")
     waha.fail_next("/api/sendText", hang_seconds=5)  # client gives up after 3 s
-    timed_out = broadcast_competition(postgres, media_store, whatsapp, review_settings, other)
+    timed_out = broadcast_competition(postgres, media_store, whatsapp, review_settings, other,
+                                      today=TODAY)
     assert timed_out.status == "unknown"
-    again = broadcast_competition(postgres, media_store, whatsapp, review_settings, other)
+    again = broadcast_competition(postgres, media_store, whatsapp, review_settings, other,
+                                  today=TODAY)
     assert again.status == "already"
     assert len(waha.calls_to("/api/sendText")) == 3  # fail, ok, hang: never a 4th
 
@@ -123,7 +131,7 @@ def test_definite_failure_can_be_retried_but_unknown_outcome_is_not(
 def test_api_key_goes_in_header_and_wrong_key_fails(postgres, media_store, review_settings, waha):
     cid = insert_record(postgres, review_status="approved")
     wrong = WhatsAppGateway(base_url=waha.url, api_key="wrong", timeout_seconds=3)
-    outcome = broadcast_competition(postgres, media_store, wrong, review_settings, cid)
+    outcome = broadcast_competition(postgres, media_store, wrong, review_settings, cid, today=TODAY)
     assert outcome.status == "failed" and "401" in outcome.message
     assert "wrong" not in outcome.message
 
@@ -147,12 +155,13 @@ def test_missing_poster_object_fails_clearly_and_can_be_retried(
     cid = insert_record(postgres, media_store, poster=poster, review_status="approved")
     (key,) = media_store.list("posters/")
     media_store.delete(key)  # the object vanished (e.g. removed by hand)
-    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid)
+    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+                                    today=TODAY)
     assert outcome.status == "failed" and key in outcome.message
     assert waha.calls == []
     media_store.put(poster, "image/png")  # restored
     assert broadcast_competition(postgres, media_store, whatsapp, review_settings,
-                                 cid).status == "sent"
+                                 cid, today=TODAY).status == "sent"
     assert len(waha.delivered) == 1
 
 
@@ -169,7 +178,8 @@ def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review
     (config / "poster_variant.yaml").write_text("frame_px: 40\nframe_color: '#000000'\nmax_side: 500\n")
     settings = dataclasses.replace(review_settings, config_dir=config)
     cid = insert_record(postgres, media_store, poster=poster_bytes(8), review_status="approved")
-    assert broadcast_competition(postgres, media_store, whatsapp, settings, cid).status == "sent"
+    assert broadcast_competition(postgres, media_store, whatsapp, settings, cid,
+                                 today=TODAY).status == "sent"
     key = [k for k in media_store.list("posters/") if ".v-" in k][0]
     assert ".v-c20f40000000s500q88." in key
     with Image.open(io.BytesIO(media_store.get(key))) as img:
@@ -177,5 +187,5 @@ def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review
 
     (config / "poster_variant.yaml").write_text("frame_px: -3\n")
     other = insert_record(postgres, media_store, poster=poster_bytes(10), review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, whatsapp, settings, other)
+    outcome = broadcast_competition(postgres, media_store, whatsapp, settings, other, today=TODAY)
     assert outcome.status == "failed" and "poster_variant.yaml" in outcome.message

@@ -1,11 +1,11 @@
 """The read-only JSON API for the catalog app."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from lomba_pipeline_tests.review.conftest import PASSWORD, insert_record, poster_bytes
+from lomba_pipeline_tests.review.conftest import PASSWORD, TODAY, insert_record, poster_bytes
 from lomba_pipeline_tests.review.http_client import login
 
 pytestmark = pytest.mark.timeout(60)
@@ -13,7 +13,7 @@ TOKEN = {"Authorization": "Bearer catalog-token-for-tests"}
 
 
 def test_only_approved_open_records_with_filters_and_pages(admin_server, postgres, media_store):
-    today = date.today()
+    today = TODAY  # the panel's frozen clock: "open" never depends on the day the test runs
     sma = insert_record(postgres, media_store, poster=poster_bytes(201), review_status="approved",
                         levels=["SMA"], categories=["Akademik & Sains"],
                         end_date=today + timedelta(days=5))
@@ -50,3 +50,23 @@ def test_api_needs_token_or_session(admin_server, postgres, reviewer):
     assert wrong.status_code == 401
     client, _ = login(admin_server.url, "rina", PASSWORD)
     assert client.get("/api/v1/competitions").status_code == 200
+
+
+def test_links_that_are_not_http_never_reach_the_catalog_app(admin_server, postgres):
+    hostile = insert_record(
+        postgres, review_status="approved", canonical_url="javascript:alert(document.cookie)",
+        registration_url=" JavaScript:alert(1)", guidebook_url="data:text/html,<script>x</script>",
+    )
+    odd = insert_record(postgres, review_status="approved", registration_url="https:///no-host",
+                        guidebook_url="http://ok.example/a b")
+    fine = insert_record(postgres, review_status="approved",
+                         registration_url="https://forms.gle/abc",
+                         guidebook_url="HTTP://Panduan.example/buku.pdf")
+    api = httpx.Client(base_url=admin_server.url, headers=TOKEN)
+    items = {i["id"]: i for i in api.get("/api/v1/competitions").json()["items"]}
+    links = ("canonical_url", "registration_url", "guidebook_url")
+    assert {k: items[hostile][k] for k in links} == dict.fromkeys(links)
+    assert (items[odd]["registration_url"], items[odd]["guidebook_url"]) == (None, None)
+    assert items[fine]["registration_url"] == "https://forms.gle/abc"
+    assert items[fine]["guidebook_url"] == "HTTP://Panduan.example/buku.pdf"
+    assert items[fine]["canonical_url"].startswith("https://example.test/lomba/")

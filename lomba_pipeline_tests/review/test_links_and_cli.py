@@ -114,3 +114,20 @@ def test_lomba_admin_serves_and_stops(postgres):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_admin_commands_with_the_database_down_print_one_line():
+    import os
+
+    from lomba_pipeline_tests.conftest import free_port
+
+    dead = f"postgresql://lomba:rahasia-db@127.0.0.1:{free_port()}/lomba?connect_timeout=2"
+    env = {**os.environ, "LOMBA_DATABASE_URL": dead}
+    for args, stdin in [(("admin", "create-user", "rina"), "rahasia-pengguna-1\n"),
+                        (("admin", "disable-user", "rina"), None),
+                        (("storage", "gc", "--dry-run"), None)]:
+        out = lomba(*args, stdin=stdin, env=env)
+        assert out.returncode == 1, args
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the database:"), lines
+        assert "rahasia" not in out.stderr + out.stdout  # neither password appears

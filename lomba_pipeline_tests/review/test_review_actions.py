@@ -33,7 +33,10 @@ def test_bad_input_names_the_field_and_changes_nothing(admin_server, postgres, r
 
 
 def test_edit_records_before_and_after_and_provenance(admin_server, postgres, reviewer):
-    cid = insert_record(postgres, title="Lomba Debat", fee_amount=50000, levels=["SMA"])
+    # a fixed deadline that differs from the edited one (it once defaulted to today + 30 days,
+    # which equals 2026-12-31 when the test runs on 1 December)
+    cid = insert_record(postgres, title="Lomba Debat", fee_amount=50000, levels=["SMA"],
+                        end_date=date(2026, 11, 30))
     client, token = login(admin_server.url, "rina", PASSWORD)
     client.post(f"/lomba/{cid}/ubah", data={
         "csrf_token": token, "title": "Lomba Debat", "fee_amount": "Rp 75.000",
@@ -47,7 +50,8 @@ def test_edit_records_before_and_after_and_provenance(admin_server, postgres, re
     with postgres.connection() as conn:
         (event,) = list_events(conn, kind_prefix="review.edited")
     assert event["actor"] == "rina" and event["subject"] == f"competition:{cid}"
-    assert event["data"]["before"]["fee_amount"] == 50000
+    assert event["data"]["before"] == {"fee_amount": 50000, "levels": ["SMA"],
+                                       "end_date": "2026-11-30"}
     assert event["data"]["after"] == {"fee_amount": 75000, "levels": ["SMA", "Mahasiswa"],
                                       "end_date": "2026-12-31"}
     # the same form again is not a change and writes no event

@@ -35,7 +35,8 @@ def _catch_up(postgres, local_store, whatsapp, targets):
 
 def test_catch_up_job_resends_definite_failures_once(postgres, local_store, review_settings,
                                                      waha):
-    approved = insert_record(postgres, review_status="approved")
+    # no deadline: "still open" is decided by today's date, which a test must not depend on
+    approved = insert_record(postgres, review_status="approved", end_date=None)
     with postgres.cursor() as cur:  # an approval whose message failed while WAHA was down
         cur.execute(
             "INSERT INTO broadcasts (competition_id, channel, idempotency_key, status) "

@@ -5,7 +5,7 @@ import pytest
 from lomba_pipeline.catalog.review.broadcast import broadcast_competition
 from lomba_pipeline.catalog.review.storage import collect_garbage, delete_record, replace_poster
 from lomba_pipeline.media.images import InvalidImage
-from lomba_pipeline_tests.review.conftest import PASSWORD, insert_record, poster_bytes
+from lomba_pipeline_tests.review.conftest import PASSWORD, TODAY, insert_record, poster_bytes
 from lomba_pipeline_tests.review.http_client import login
 
 pytestmark = pytest.mark.timeout(120)
@@ -56,7 +56,8 @@ def test_delete_removes_poster_only_when_unused(postgres, r2_store):
 def test_delete_also_removes_the_published_variant(postgres, r2_store, whatsapp, review_settings,
                                                    waha):
     cid = insert_record(postgres, r2_store, poster=poster_bytes(13), review_status="approved")
-    assert broadcast_competition(postgres, r2_store, whatsapp, review_settings, cid).status == "sent"
+    assert broadcast_competition(postgres, r2_store, whatsapp, review_settings, cid,
+                                 today=TODAY).status == "sent"
     assert len(r2_store.list("posters/")) == 2  # original + variant
     delete_record(postgres, r2_store, cid, actor="bos")
     assert r2_store.list("posters/") == []

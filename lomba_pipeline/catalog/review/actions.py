@@ -7,9 +7,11 @@ happened (a double click, a retried request) changes nothing and writes no secon
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from psycopg2.extras import Json, RealDictCursor
 
@@ -47,6 +49,7 @@ FIELD_LABELS = {
     "guidebook_url": "Link panduan", "location": "Lokasi", "is_online": "Daring",
 }
 MAX_TEXT = {"title": 300, "organizer": 300, "description": 10000}
+MAX_INT = 2**31 - 1  # the integer columns
 
 
 class ReviewError(ValueError):
@@ -76,6 +79,8 @@ def parse_field(name: str, raw: Any) -> Any:
     """Form input → column value; ``ReviewError`` names the field on bad input."""
     kind = EDITABLE_FIELDS[name]
     label = FIELD_LABELS[name]
+    if any("\x00" in str(v) for v in (raw if isinstance(raw, list) else [raw]) if v is not None):
+        raise ReviewError(f"{label}: berisi karakter NUL yang tidak diizinkan")
     if kind in {"list", "levels"}:
         items = raw if isinstance(raw, list) else str(raw or "").split(",")
         values = [str(v).strip() for v in items if str(v).strip()]
@@ -99,19 +104,34 @@ def parse_field(name: str, raw: Any) -> Any:
             raise ReviewError(f"{label}: tanggal tidak valid {text!r} (format YYYY-MM-DD)") from None
     if kind == "int":
         digits = text.replace(".", "").replace("Rp", "").strip()
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise ReviewError(f"{label}: harus angka, bukan {text!r}")
+        if int(digits) > MAX_INT:
+            raise ReviewError(f"{label}: terlalu besar (maksimal {MAX_INT})")
         return int(digits)
     if kind == "url":
-        if not text.startswith(("http://", "https://")):
+        if not text.lower().startswith(("http://", "https://")):
+            if re.match(r"^[a-z][a-z0-9+.-]*:(?!\d)", text, re.I):  # javascript:, data:, ftp:...
+                raise ReviewError(f"{label}: hanya tautan http(s) yang diterima")
             text = "https://" + text
-        if " " in text or len(text) > 1000:
+        if not _is_web_url(text) or len(text) > 1000:
             raise ReviewError(f"{label}: tautan tidak valid")
         return text
     limit = MAX_TEXT.get(name, 2000)
     if len(text) > limit:
         raise ReviewError(f"{label}: terlalu panjang ({len(text)} > {limit} karakter)")
     return text
+
+
+def _is_web_url(text: str) -> bool:
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+        return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def load_record(conn, competition_id: int, *, lock: bool = False) -> dict:
@@ -181,7 +201,7 @@ def _set_status(
         "after": {"review_status": status, "duplicate_of": duplicate_of},
     }
     if note:
-        data["note"] = note[:500]
+        data["note"] = note.replace("\x00", "")[:500]
     kind = {"approved": "review.approved", "rejected": "review.rejected",
             "duplicate": "review.marked_duplicate", "pending": "review.reopened"}[status]
     event_id = record_event(

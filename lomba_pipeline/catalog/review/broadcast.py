@@ -152,8 +152,12 @@ def _finish(conn, broadcast_id: int, competition_id: int, status: str, *, messag
 def broadcast_competition(
     pg, store: ObjectStore, whatsapp: WhatsAppGateway, settings, competition_id: int, *,
     actor: str = "system", variant_options: VariantOptions | None = None,
+    today: date | None = None,
 ) -> BroadcastOutcome:
-    """Send an approved, not-yet-expired record to the channel, at most once."""
+    """Send an approved, not-yet-expired record to the channel, at most once.
+
+    ``today`` (default: the date in Jakarta now) decides whether the deadline has passed.
+    """
     channel = settings.whatsapp_channel_id
     if not whatsapp.enabled or not channel:
         return BroadcastOutcome("skipped", "WhatsApp belum dikonfigurasi; tidak ada yang dikirim")
@@ -165,7 +169,7 @@ def broadcast_competition(
             return BroadcastOutcome("skipped", f"data lomba #{competition_id} tidak ada")
         if record["review_status"] != "approved":
             return BroadcastOutcome("skipped", "belum disetujui; tidak dikirim")
-        if record["end_date"] is not None and record["end_date"] < today_in_jakarta():
+        if record["end_date"] is not None and record["end_date"] < (today or today_in_jakarta()):
             return BroadcastOutcome("skipped", "batas pendaftaran sudah lewat; tidak dikirim")
         broadcast_id, existing = claim_broadcast(conn, competition_id, channel, "publish")
     if broadcast_id is None:

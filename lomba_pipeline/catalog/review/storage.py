@@ -3,11 +3,13 @@
 Ordering rule: a row never points at a missing object. New objects are uploaded before the
 transaction that references them; old objects are deleted only after the transaction that stopped
 referencing them has committed. A crash in between leaves at worst an orphaned object, which
-``collect_garbage`` (``lomba storage gc``) finds and removes.
+``collect_garbage`` (``lomba storage gc``) finds and removes. So does an object store that is down
+at that moment: the change stands, and the old objects wait for the next gc.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,11 +18,13 @@ from pathlib import Path
 
 from psycopg2.extras import RealDictCursor
 
-from lomba_pipeline.catalog.review.actions import load_record
+from lomba_pipeline.catalog.review.actions import ReviewError, load_record
 from lomba_pipeline.catalog.review.duplicates import refresh_duplicate_candidates
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.media.images import inspect_image
 from lomba_pipeline.resources.object_store import LocalObjectStore, ObjectStore, R2ObjectStore
+
+log = logging.getLogger(__name__)
 
 POSTER_PREFIX = "posters"
 _VARIANT_INFIX = ".v-"
@@ -37,10 +41,21 @@ def original_of_variant(key: str) -> str | None:
     return match.group(1) if match else None
 
 
+class ObjectStoreUnavailable(ReviewError):
+    """The object store refused or did not answer; nothing in the database was changed."""
+
+
 def store_image(conn, store: ObjectStore, data: bytes, *, source: str) -> dict:
     """Check, upload (content-addressed) and upsert the ``images`` row; returns the row."""
     info = inspect_image(data, source)
-    stored = store.put(data, info.content_type, prefix=POSTER_PREFIX)
+    try:
+        stored = store.put(data, info.content_type, prefix=POSTER_PREFIX)
+    except Exception as exc:  # connection refused, timeout, 5xx: the SDK has many error types
+        log.warning("object store write failed for %s: %s", source, exc)
+        raise ObjectStoreUnavailable(
+            f"penyimpanan poster tidak dapat dihubungi ({type(exc).__name__}); "
+            "tidak ada yang diubah, poster lama tetap dipakai. Coba lagi nanti."
+        ) from exc
     with conn.cursor(cursor_factory=RealDictCursor) as cur:
         cur.execute(
             """
@@ -78,18 +93,24 @@ def _drop_image_if_unused(cur, image_id: int | None) -> list[str]:
     return keys
 
 
-def _remove_objects(store: ObjectStore, keys: list[str]) -> list[str]:
-    removed = []
+def _remove_objects(store: ObjectStore, keys: list[str]) -> tuple[list[str], list[str]]:
+    """(removed, left): a key the store cannot delete now stays for ``lomba storage gc``."""
+    removed, left = [], []
     for key in keys:
-        if store.delete(key):
-            removed.append(key)
-    return removed
+        try:
+            if store.delete(key):
+                removed.append(key)
+        except Exception as exc:  # the rows are already committed: the change stands
+            log.warning("object %s not removed (left for storage gc): %s", key, exc)
+            left.append(key)
+    return removed, left
 
 
 @dataclass
 class DeleteResult:
     competition_id: int
     removed_objects: list[str] = field(default_factory=list)
+    left_objects: list[str] = field(default_factory=list)  # for ``lomba storage gc``
 
 
 def delete_record(pg, store: ObjectStore, competition_id: int, *, actor: str) -> DeleteResult:
@@ -110,7 +131,7 @@ def delete_record(pg, store: ObjectStore, competition_id: int, *, actor: str) ->
                              "review_status": record["review_status"]},
                   "after": None, "objects_removed": keys},
         )
-    return DeleteResult(competition_id, _remove_objects(store, keys))
+    return DeleteResult(competition_id, *_remove_objects(store, keys))
 
 
 @dataclass
@@ -118,6 +139,7 @@ class ReplaceResult:
     competition_id: int
     new_key: str
     removed_objects: list[str] = field(default_factory=list)
+    left_objects: list[str] = field(default_factory=list)  # for ``lomba storage gc``
 
 
 def replace_poster(
@@ -148,7 +170,7 @@ def replace_poster(
                   "objects_removed": keys},
         )
         refresh_duplicate_candidates(conn, competition_id)
-    return ReplaceResult(competition_id, image["object_key"], _remove_objects(store, keys))
+    return ReplaceResult(competition_id, image["object_key"], *_remove_objects(store, keys))
 
 
 @dataclass
@@ -218,5 +240,5 @@ def collect_garbage(
             conn, actor=actor, kind="storage.gc",
             data={"objects": len(orphaned), "unused_images": len(unused)},
         )
-    removed = _remove_objects(store, orphaned)
+    removed, _left = _remove_objects(store, orphaned)
     return GcReport(orphaned, removed, unused, False)
