@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 import psycopg2
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,11 +40,9 @@ from lomba_pipeline.admin.auth import (
     CsrfFailed,
     Forbidden,
     LoginRequired,
-    User,
-    check_csrf,
     csrf_token,
 )
-from lomba_pipeline.admin.clients import client_address, trusted_networks
+from lomba_pipeline.admin.clients import trusted_networks
 from lomba_pipeline.admin.clock import Clock, wall_clock
 from lomba_pipeline.admin.errors import (
     database_unavailable_response,
@@ -53,97 +51,27 @@ from lomba_pipeline.admin.errors import (
     is_database_unavailable,
 )
 from lomba_pipeline.admin.input_guard import HostileInputGuard
-from lomba_pipeline.admin.sessions import ServerSessionMiddleware, SessionPolicy, session_user
+from lomba_pipeline.admin.sessions import ServerSessionMiddleware, SessionPolicy
 from lomba_pipeline.admin.throttle import ThrottlePolicy
+from lomba_pipeline.admin.web import (  # noqa: F401  (the page helpers, re-exported)
+    add_pages,
+    admin_user,
+    csrf_protected,
+    current_user,
+    flash,
+    pop_flash,
+    redirect,
+    render,
+    request_client,
+    safe_href,
+    web_url,
+)
 from lomba_pipeline.catalog.review.caption import rupiah, tanggal
 
 HERE = Path(__file__).parent
 
 # Modules exposing ``register(app)`` that add pages of other domains.
 ADMIN_PAGE_MODULES: list[str] = ["lomba_pipeline.ig_ops.admin_pages"]
-
-
-# -- dependencies shared by every page ------------------------------------------------------
-
-def current_user(request: Request) -> User:
-    # the session middleware found a live session row (revoked/expired/disabled ones are gone)
-    user = session_user(request)
-    if user is None:
-        raise LoginRequired()
-    request.state.user = user
-    return user
-
-
-def request_client(request: Request) -> str:
-    """The client address, believing X-Forwarded-For only from trusted proxies."""
-    return client_address(request, request.app.state.trusted_proxies)
-
-
-def admin_user(user: User = Depends(current_user)) -> User:
-    if not user.is_admin:
-        raise Forbidden()
-    return user
-
-
-async def csrf_protected(request: Request) -> None:
-    await check_csrf(request)
-
-
-def render(request: Request, template: str, context: dict | None = None, status_code: int = 200,
-           headers: dict[str, str] | None = None):
-    ctx = {"user": getattr(request.state, "user", None), "flash": pop_flash(request)}
-    ctx.update(context or {})
-    return request.app.state.templates.TemplateResponse(
-        request, template, ctx, status_code=status_code, headers=headers
-    )
-
-
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session.setdefault("flash", [])
-    # stored in the session row (jsonb), which cannot hold NUL
-    text = message.replace("\x00", "")[:500]
-    request.session["flash"] = request.session["flash"][-4:] + [[kind, text]]
-
-
-def pop_flash(request: Request) -> list:
-    return request.session.pop("flash", []) if "session" in request.scope else []
-
-
-def redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
-
-def add_pages(app: FastAPI, router: APIRouter, *, templates_dir: Path | None = None,
-              nav: list[tuple[str, str]] | None = None) -> None:
-    """Mount another domain's router, its templates and its navigation entries."""
-    app.include_router(router)
-    if templates_dir is not None:
-        loader = app.state.templates.env.loader
-        loader.loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    app.state.nav.extend(nav or [])
-
-
-# -- the application -------------------------------------------------------------------------
-
-def web_url(url: str | None) -> str | None:
-    """The URL when it is an http(s) link with a host, else None (``javascript:``, ``data:``...)."""
-    if not isinstance(url, str):
-        return None
-    url = url.strip()
-    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and host else None
-
-
-def safe_href(url: str | None) -> str:
-    """Only http(s) links become clickable: a scraped ``javascript:`` URL must not run."""
-    return web_url(url) or "#"
 
 
 def _templates() -> Jinja2Templates:

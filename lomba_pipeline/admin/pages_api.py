@@ -13,10 +13,10 @@ from datetime import date
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from lomba_pipeline.admin.app import web_url
 from lomba_pipeline.admin.auth import LoginRequired
 from lomba_pipeline.admin.clock import jakarta_today
 from lomba_pipeline.admin.sessions import session_user
+from lomba_pipeline.admin.web import web_url
 
 router = APIRouter()
 MAX_PER_PAGE = 100

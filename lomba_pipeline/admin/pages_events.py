@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from lomba_pipeline.admin.app import current_user, render
+from lomba_pipeline.admin.web import current_user, render
 from lomba_pipeline.db.events import list_events
 
 router = APIRouter(dependencies=[Depends(current_user)])

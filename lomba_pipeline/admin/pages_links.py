@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from lomba_pipeline.admin.app import csrf_protected, current_user, flash, redirect, render
 from lomba_pipeline.admin.auth import User
+from lomba_pipeline.admin.web import csrf_protected, current_user, flash, redirect, render
 from lomba_pipeline.catalog.ingestion.links import InvalidLink, submit_link
 
 router = APIRouter(dependencies=[Depends(current_user)])

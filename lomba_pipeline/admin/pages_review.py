@@ -8,7 +8,11 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from psycopg2.extras import RealDictCursor
 
-from lomba_pipeline.admin.app import (
+from lomba_pipeline.admin.auth import User, authenticate, normalize_username
+from lomba_pipeline.admin.clock import jakarta_today
+from lomba_pipeline.admin.sessions import end_session, start_session
+from lomba_pipeline.admin.throttle import forget_failures, reserve_attempt
+from lomba_pipeline.admin.web import (
     admin_user,
     csrf_protected,
     current_user,
@@ -17,10 +21,6 @@ from lomba_pipeline.admin.app import (
     render,
     request_client,
 )
-from lomba_pipeline.admin.auth import User, authenticate, normalize_username
-from lomba_pipeline.admin.clock import jakarta_today
-from lomba_pipeline.admin.sessions import end_session, start_session
-from lomba_pipeline.admin.throttle import forget_failures, reserve_attempt
 from lomba_pipeline.catalog.review import actions
 from lomba_pipeline.catalog.review.broadcast import broadcast_competition
 from lomba_pipeline.catalog.review.caption import render_caption
