@@ -89,7 +89,14 @@ def _templates() -> Jinja2Templates:
 def create_app(settings, postgres, object_store, whatsapp, *,
                clock: Clock | None = None) -> FastAPI:
     """The panel. ``clock`` (default: wall time) drives session expiry, login delays and "today"."""
-    from lomba_pipeline.admin import pages_api, pages_events, pages_links, pages_media, pages_review
+    from lomba_pipeline.admin import (
+        pages_api,
+        pages_costs,
+        pages_events,
+        pages_links,
+        pages_media,
+        pages_review,
+    )
 
     app = FastAPI(title="Lomba admin", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -110,6 +117,7 @@ def create_app(settings, postgres, object_store, whatsapp, *,
         ("Semua data", "/lomba"),
         ("Tautan IG", "/tautan"),
         ("Peristiwa", "/peristiwa"),
+        ("Biaya AI", "/biaya-ai"),
     ]
     templates_env = app.state.templates.env
     templates_env.globals["nav"] = app.state.nav
@@ -204,7 +212,7 @@ def create_app(settings, postgres, object_store, whatsapp, *,
             return JSONResponse({"status": "database unavailable"}, status_code=503)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (pages_review, pages_links, pages_events, pages_api, pages_media):
+    for module in (pages_review, pages_links, pages_events, pages_costs, pages_api, pages_media):
         module.register(app)
     for name in ADMIN_PAGE_MODULES:
         importlib.import_module(name).register(app)

@@ -11,7 +11,8 @@ from lomba_pipeline_tests.review.http_client import csrf_from, login
 
 pytestmark = pytest.mark.timeout(120)
 
-PAGES = ["/", "/lomba", "/lomba/{id}", "/tautan", "/peristiwa", "/peristiwa?kind=review."]
+PAGES = ["/", "/lomba", "/lomba/{id}", "/tautan", "/peristiwa", "/peristiwa?kind=review.",
+         "/biaya-ai"]
 POSTS = ["/lomba/{id}/setujui", "/lomba/{id}/tolak", "/lomba/{id}/ubah", "/lomba/{id}/duplikat",
          "/lomba/{id}/hapus", "/lomba/{id}/poster", "/tautan", "/logout"]
 

@@ -172,9 +172,11 @@ def write_outcome(
     return status
 
 
-def ai_cost_per_day(conn, days: int = 14) -> list[dict[str, Any]]:
+def ai_cost_per_day(
+    conn, days: int = 14, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """Per day (Asia/Jakarta) and provider: calls, tokens, OCR pages and estimated USD cost,
-    newest first (for the admin panel and the catalog report)."""
+    newest first, for the ``days`` before ``now`` (the database's clock when None)."""
     with conn.cursor(cursor_factory=RealDictCursor) as cur:
         cur.execute(
             """
@@ -187,11 +189,12 @@ def ai_cost_per_day(conn, days: int = 14) -> list[dict[str, Any]]:
                    COALESCE(sum(cost_usd), 0)::float AS cost_usd
               FROM extraction_attempts
              WHERE provider <> 'rules'
-               AND created_at >= now() - make_interval(days => %s)
+               AND created_at >= coalesce(%s::timestamptz, now()) - make_interval(days => %s)
+               AND created_at <= coalesce(%s::timestamptz, now())
              GROUP BY 1, 2
              ORDER BY 1 DESC, 2
             """,
-            (days,),
+            (now, days, now),
         )
         return list(cur.fetchall())
 
