@@ -30,9 +30,11 @@ STATUS = """query Status($id: String!) {
     ... on PythonError { message }
   }
 }"""
+# only the backfilled windows: `lomba run` tests of the same session materialize today's window
 MATERIALIZED = """query Mat {
   assetOrError(assetKey: {path: ["web_listings"]}) {
-    ... on Asset { assetMaterializations { partition metadataEntries {
+    ... on Asset { assetMaterializations(partitions: ["2026-11-02-00:00", "2026-11-02-06:00"]) {
+      partition metadataEntries {
       label ... on TextMetadataEntry { text }
     } } }
   }
@@ -125,7 +127,7 @@ instagram:
                 time.sleep(2)
             assert status in {"COMPLETED_SUCCESS", "COMPLETED"}, (status, run_failures(port))
             mats = graphql(port, MATERIALIZED)["assetOrError"]["assetMaterializations"]
-            assert sorted({m["partition"] for m in mats}) == WINDOWS
+            assert sorted(m["partition"] for m in mats) == WINDOWS  # one each
             # a backfill of past windows says that the sites served their current list
             for mat in mats:
                 coverage = next(e["text"] for e in mat["metadataEntries"]

@@ -33,9 +33,11 @@ instagram:
   profiles: [infolomba.indonesia.id]
 """
         )
-        # the local site is on loopback: allowed explicitly, as a deployment would
+        # the local site is on loopback: allowed explicitly, as a deployment would; an object
+        # store of its own (LOMBA_HOME), so posters other tests stored do not count as reused
         out = lomba("run", "--sources", str(sources),
-                    env={**os.environ, "LOMBA_FETCH_ALLOW_HOSTS": site.host_port})
+                    env={**os.environ, "LOMBA_FETCH_ALLOW_HOSTS": site.host_port,
+                         "LOMBA_HOME": str(tmp_path / "home")})
     assert out.returncode == 0, out.stderr
     assert summary_row(out.stdout, "Web mati")[1] == "unreachable"
     assert summary_row(out.stdout, "Web infolomba")[1:4] == ["ok", "6", "6"]
