@@ -47,7 +47,10 @@ def daemon(workspace: Path = WORKSPACE_FILE) -> list[str]:
 def celery_worker(name: str, queues: tuple[str, ...] = (DEFAULT_QUEUE,),
                   config_file: Path = CELERY_CONFIG_FILE, concurrency: int = 1) -> list[str]:
     """``dagster-celery worker start``: one per machine; ``concurrency`` steps at a time."""
-    queue_args = [arg for queue in queues for arg in ("-q", queue)]
+    # one comma-separated -q: dagster-celery turns each -q into a celery -Q, and celery keeps
+    # only the last -Q it is given (a worker asked for "dagster" and "instagram" served only
+    # "instagram" until this)
+    queue_args = ["-q", ",".join(queues)]
     return _python("dagster_celery.cli", "worker", "start", "-A", "dagster_celery.app",
                    "-y", str(config_file), "-n", name, *queue_args,
                    "--", f"--concurrency={concurrency}", "--without-gossip", "--without-mingle")
