@@ -25,23 +25,23 @@ DEFAULT_QUEUE = "dagster"
 INSTAGRAM_QUEUE = "instagram"
 
 
-def _python(*args: str) -> list[str]:
+def python_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
 def code_server(port: int, host: str = "127.0.0.1",
                 module: str = CODE_LOCATION_MODULE) -> list[str]:
-    return _python("dagster", "api", "grpc", "-m", module, "-h", host, "-p", str(port),
+    return python_argv("dagster", "api", "grpc", "-m", module, "-h", host, "-p", str(port),
                    "--location-name", LOCATION_NAME)
 
 
 def webserver(port: int, host: str = "127.0.0.1",
               workspace: Path = WORKSPACE_FILE) -> list[str]:
-    return _python("dagster_webserver", "-w", str(workspace), "-h", host, "-p", str(port))
+    return python_argv("dagster_webserver", "-w", str(workspace), "-h", host, "-p", str(port))
 
 
 def daemon(workspace: Path = WORKSPACE_FILE) -> list[str]:
-    return _python("dagster._daemon", "run", "-w", str(workspace))
+    return python_argv("dagster._daemon", "run", "-w", str(workspace))
 
 
 def celery_worker(name: str, queues: tuple[str, ...] = (DEFAULT_QUEUE,),
@@ -51,7 +51,7 @@ def celery_worker(name: str, queues: tuple[str, ...] = (DEFAULT_QUEUE,),
     # only the last -Q it is given (a worker asked for "dagster" and "instagram" served only
     # "instagram" until this)
     queue_args = ["-q", ",".join(queues)]
-    return _python("dagster_celery.cli", "worker", "start", "-A", "dagster_celery.app",
+    return python_argv("dagster_celery.cli", "worker", "start", "-A", "dagster_celery.app",
                    "-y", str(config_file), "-n", name, *queue_args,
                    "--", f"--concurrency={concurrency}", "--without-gossip", "--without-mingle")
 

@@ -15,7 +15,7 @@ import yaml
 from lomba_pipeline.distributed import processes
 from lomba_pipeline.distributed.definitions import celery_config
 from lomba_pipeline.instance import topology_environment
-from lomba_pipeline.settings import PROJECT_ROOT, get_settings
+from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.deploy.topology import Process, wait_until
 
@@ -23,7 +23,7 @@ ITEMS = 100
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory, test_environment, s3_endpoint):
+def broker(tmp_path_factory, deploy_settings, s3_endpoint):
     """redis-server on a free loopback port, and the environment every process shares."""
     assert shutil.which("redis-server"), "redis-server is missing: run `make system-deps`"
     work = tmp_path_factory.mktemp("celery")
@@ -37,10 +37,11 @@ def broker(tmp_path_factory, test_environment, s3_endpoint):
     for bucket in (logs_bucket, media):
         s3.create_bucket(Bucket=bucket)
     env = processes.process_environment({
-        **topology_environment(get_settings(), work / "dagster_home"),
+        **topology_environment(deploy_settings, work / "dagster_home"),
         "LOMBA_CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
         "LOMBA_CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{port}/1",
         "LOMBA_COMPUTE_LOG_BUCKET": logs_bucket,
+        "LOMBA_DAGSTER_DATABASE_URL": deploy_settings.dagster_database_url,
         "LOMBA_R2_ENDPOINT_URL": s3_endpoint, "LOMBA_R2_ACCESS_KEY_ID": "testing",
         "LOMBA_R2_SECRET_ACCESS_KEY": "testing", "LOMBA_R2_BUCKET": media,
         "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",
@@ -80,7 +81,7 @@ def start_drill(broker, seconds_per_item: float) -> Process:
         "ops": {op: {"config": {"items": ITEMS, "seconds_per_item": seconds_per_item}}
                 for op in ["seed_items"] + [f"work_shard_{i}" for i in range(1, 9)]},
     }))
-    argv = [*processes._python("dagster", "job", "execute", "-m",
+    argv = [*processes.python_argv("dagster", "job", "execute", "-m",
                                processes.CELERY_CODE_LOCATION_MODULE, "-j", "worker_drill_job",
                                "-c", str(broker["celery_file"]), "-c", str(run_config))]
     return Process(f"drill-{run_config.stem}", argv, broker["env"], broker["work"],

@@ -14,7 +14,7 @@ import pytest
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite, now_utc
 from lomba_pipeline.instance import topology_environment
-from lomba_pipeline.settings import R2Settings, get_settings
+from lomba_pipeline.settings import R2Settings
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.deploy.topology import location_state, topology, wait_until
 from lomba_pipeline_tests.processes import graphql
@@ -38,7 +38,7 @@ CAPTURED_LOGS = """query Read($runId: ID!, $fileKey: String!) {
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, test_environment, s3_endpoint):
+def deployment(tmp_path_factory, deploy_settings, s3_endpoint):
     """The three processes, a synthetic catalog site, and an R2 (moto) bucket for compute logs."""
     work = tmp_path_factory.mktemp("topology")
     logs_bucket = f"compute-logs-{uuid.uuid4().hex[:8]}"
@@ -50,7 +50,7 @@ def deployment(tmp_path_factory, test_environment, s3_endpoint):
     r2 = R2Settings(endpoint_url=s3_endpoint, access_key_id="testing",
                     secret_access_key="testing", bucket=media_bucket,
                     public_base_url="https://media.example.test")
-    settings = get_settings()
+    settings = deploy_settings
     with SyntheticSite(events=make_events(6),
                        blogs={"blog": make_blog_posts(2, now_utc())}) as site:
         sources = work / "sources.yaml"
@@ -74,6 +74,7 @@ instagram:
             "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",
             "LOMBA_COMPUTE_LOG_BUCKET": logs_bucket,
             "LOMBA_SOURCES_FILE": str(sources),
+            "LOMBA_DAGSTER_DATABASE_URL": settings.dagster_database_url,
         }
         code_port, web_port = free_port(), free_port()
         with topology(env, work, code_port, web_port) as procs:
