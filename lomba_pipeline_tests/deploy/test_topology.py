@@ -4,8 +4,10 @@ Postgres), compute logs in an R2 bucket (moto over HTTP)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import threading
 import uuid
 
 import boto3
@@ -37,6 +39,20 @@ CAPTURED_LOGS = """query Read($runId: ID!, $fileKey: String!) {
 }"""
 
 
+class GatedSite(SyntheticSite):
+    """The synthetic site, whose listing page answers only once the test opens the gate: a run
+    stays in flight for as long as the test needs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    async def events_page(self, request):
+        await asyncio.to_thread(self.gate.wait, 120)
+        return await super().events_page(request)
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, deploy_settings, s3_endpoint):
     """The three processes, a synthetic catalog site, and an R2 (moto) bucket for compute logs."""
@@ -51,7 +67,7 @@ def deployment(tmp_path_factory, deploy_settings, s3_endpoint):
                     secret_access_key="testing", bucket=media_bucket,
                     public_base_url="https://media.example.test")
     settings = deploy_settings
-    with SyntheticSite(events=make_events(6),
+    with GatedSite(events=make_events(6),
                        blogs={"blog": make_blog_posts(2, now_utc())}) as site:
         sources = work / "sources.yaml"
         sources.write_text(f"""
@@ -94,29 +110,33 @@ LAUNCH_RUN = """mutation Run($params: ExecutionParams!) { launchRun(executionPar
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } }
 } }"""
+ENGINE_EVENTS = """query E($runId: ID!) { runOrError(runId: $runId) { ... on Run {
+  eventConnection { events { __typename ... on EngineEvent { message } } } } } }"""
 RUN_STATUS = """query S($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"""
 
 
-def launch_window(port: int, window: str) -> str:
+def launch_window(port: int, window: str, tags: dict | None = None) -> str:
     """A run of web_listings for one window, as the UI's "Materialize" launches it."""
     launched = graphql(port, LAUNCH_RUN, {"params": {
         "selector": {"repositoryLocationName": "lomba_pipeline",
                      "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
                      "assetSelection": [{"path": ["web_listings"]}]},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": window}]},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": window}] + [
+            {"key": k, "value": v} for k, v in (tags or {}).items()]},
     }})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
 
 
-def wait_for_run(deployment, run_id: str) -> None:
+def wait_for_run(deployment, run_id: str, watch=("code_server", "webserver", "daemon")) -> None:
     port = deployment["port"]
 
     def finished():
         status = graphql(port, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
         return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
 
-    status = wait_until(finished, 120, f"run {run_id}", *deployment["procs"].values())
+    status = wait_until(finished, 120, f"run {run_id}",
+                        *(deployment["procs"][name] for name in watch))
     assert status == "SUCCESS", (status, run_failures(port))
 
 
@@ -190,3 +210,37 @@ def test_compute_logs_land_in_r2_and_the_ui_reads_them_back(deployment, postgres
     # the webserver (its own temp dir: nothing of the run on its disk) shows the same text
     logs = graphql(port, CAPTURED_LOGS, {"runId": run_id, "fileKey": file_key})
     assert logs["runOrError"]["capturedLogs"]["stderr"] == stored
+
+
+@pytest.mark.timeout(300)
+def test_a_code_server_crash_loses_neither_the_running_run_nor_the_queued_one(deployment):
+    port, procs, site = deployment["port"], deployment["procs"], deployment["site"]
+    site.gate.clear()
+    try:
+        # one run in flight (held at the listing page), one waiting behind the per-account limit
+        hold = {"ig/account": "deploy-test"}
+        running = launch_window(port, "2026-11-04-00:00", hold)
+        before = site.requests.count("GET /events")
+        wait_until(lambda: site.requests.count("GET /events") > before, 90,
+                   "the first run to reach the site", *procs.values())
+        queued = launch_window(port, "2026-11-04-06:00", hold)
+        assert graphql(port, RUN_STATUS, {"runId": queued})["runOrError"]["status"] == "QUEUED"
+
+        procs["code_server"].crash()
+    finally:
+        site.gate.set()
+    # the running run finishes without its server
+    wait_for_run(deployment, running, watch=("webserver", "daemon"))
+
+    # the daemon tries the queued one, cannot reach the code server, and puts it back
+    def put_back():
+        events = graphql(port, ENGINE_EVENTS, {"runId": queued})["runOrError"][
+            "eventConnection"]["events"]
+        return any("re-submitting the run into the queue" in (e.get("message") or "")
+                   for e in events)
+
+    wait_until(put_back, 60, "the daemon to re-queue the run", procs["webserver"],
+               procs["daemon"])
+    assert graphql(port, RUN_STATUS, {"runId": queued})["runOrError"]["status"] == "QUEUED"
+    procs["code_server"].start()
+    wait_for_run(deployment, queued)

@@ -22,6 +22,7 @@ class Process:
         self.name, self.argv, self.env, self.cwd = name, argv, env, cwd
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
+        self.orphan_groups: list[int] = []
 
     def start(self) -> Process:
         # a temp dir of its own, as on its own machine: the compute log manager stages logs
@@ -39,6 +40,13 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def crash(self) -> None:
+        """SIGKILL the main process only (a crash of the server, not of the machine): what it
+        started lives on; the old group is remembered and killed on ``stop``."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.orphan_groups.append(self.proc.pid)
+
     def kill(self) -> None:
         """SIGKILL the whole process group: a machine lost, not a polite shutdown."""
         if self.proc is None:
@@ -50,6 +58,11 @@ class Process:
         self.proc.wait()
 
     def stop(self) -> None:
+        for group in self.orphan_groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if not self.alive():
             self.kill()  # reap children left in the group
             return
