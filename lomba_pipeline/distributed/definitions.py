@@ -8,17 +8,11 @@ default (``lomba dev``, ``lomba run``) keeps serving ``lomba_pipeline.definition
 from __future__ import annotations
 
 import dagster as dg
-import yaml
 from dagster_celery import celery_executor
 
 from lomba_pipeline.definitions import build_definitions
+from lomba_pipeline.distributed.celery_config import celery_config
 from lomba_pipeline.distributed.drill import worker_drill_job
-from lomba_pipeline.distributed.processes import CELERY_CONFIG_FILE
-
-
-def celery_config(path=CELERY_CONFIG_FILE) -> dict:
-    """The ``execution.config`` block the workers read too (broker and backend stay env refs)."""
-    return yaml.safe_load(path.read_text())["execution"]["config"]
 
 
 @dg.definitions

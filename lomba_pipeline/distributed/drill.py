@@ -17,6 +17,7 @@ import dagster as dg
 from dagster_celery import celery_executor
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
+from lomba_pipeline.distributed.celery_config import celery_config
 from lomba_pipeline.distributed.processes import INSTAGRAM_QUEUE
 from lomba_pipeline.resources.postgres import PostgresResource
 
@@ -133,7 +134,9 @@ def check_every_item_written_once(context: dg.OpExecutionContext,
                                      "items_duplicated": duplicated})
 
 
-@dg.job(executor_def=celery_executor,
+# its own executor, defaulting to deploy/celery.yaml, so a drill can try other broker settings
+# (a test shortens the re-delivery delay) without changing the code location's executor
+@dg.job(executor_def=celery_executor, config={"execution": {"config": celery_config()}},
         description="Fan-out drill over Celery workers (run after adding a worker machine).")
 def worker_drill_job():
     seeded = seed_items()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lomba_pipeline.distributed import processes
-from lomba_pipeline.distributed.definitions import celery_config
+from lomba_pipeline.distributed.celery_config import celery_config
 from lomba_pipeline.instance import topology_environment
 from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
