@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev admin demo setup system-deps lint bench clean
+.PHONY: run test dev admin demo topology setup system-deps lint bench clean
 
 run: setup
 	$(VENV)/bin/lomba run
@@ -25,6 +25,11 @@ admin: setup
 demo: setup
 	$(VENV)/bin/lomba demo
 
+# the multi-machine topology on this one machine (deploy/README.md): redis-server, a gRPC code
+# server, the webserver, the daemon and two Celery workers, each its own process
+topology: setup system-deps
+	$(PY) -m lomba_pipeline.distributed.local
+
 setup: $(STAMP)
 
 $(STAMP): setup.py
@@ -35,11 +40,16 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 # Debian packages the tests need: Chromium for the browser tests (Playwright drives it; no
-# browser download). Run as root, or with sudo available.
+# browser download), redis-server as the Celery broker of the topology tests (started by the
+# tests themselves on a free loopback port). Run as root, or with sudo available.
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends redis-server; \
 	fi
 
 lint: setup

@@ -16,6 +16,10 @@ setup(
         "dagster-graphql>=1.13.27,<1.14",
         "dagster-postgres>=0.29.27,<0.30",
         "dagster-aws>=0.29.27,<0.30",
+        # the multi-machine executor (deploy/): steps on Celery workers, Redis as the broker
+        "dagster-celery[redis]>=0.29.27,<0.30",
+        "celery>=5.4,<6",
+        "redis>=5.0",
         "crawlee>=1.0,<2",
         "parsel>=1.9",
         "instagrapi>=2.1",

@@ -314,4 +314,63 @@ def named_secret(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings of this process (cached; tests call ``get_settings.cache_clear()``)."""
-    return load_settings()
+    return refuse_unready_production(load_settings())
+
+
+# --- production mode (LOMBA_ENV=production) ----------------------------------------------------
+# On more than one machine the single-machine defaults are wrong, not just weak: a key generated
+# per LOMBA_HOME cannot decrypt another machine's sessions, the embedded database and the local
+# media folder exist on one host only. Production refuses to start instead of using them.
+
+PRODUCTION_ENV = "LOMBA_ENV"
+
+
+class ProductionSettingsMissing(ValueError):
+    """LOMBA_ENV=production without the settings that replace the single-machine defaults."""
+
+
+def production_mode() -> bool:
+    mode = (_env(PRODUCTION_ENV, "development") or "").lower()
+    if mode not in {"development", "production"}:
+        raise ValueError(f"{PRODUCTION_ENV} must be 'development' or 'production', got {mode!r}")
+    return mode == "production"
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What production lacks, one line per setting, naming the variable (never its value)."""
+    problems = []
+    if not settings.encryption_key_env:
+        problems.append("LOMBA_ENCRYPTION_KEY: one Fernet key shared by every machine "
+                        "(a key generated per LOMBA_HOME cannot read other machines' sessions)")
+    else:
+        try:
+            from cryptography.fernet import Fernet
+
+            Fernet(settings.encryption_key_env.encode())
+        except ValueError:
+            problems.append("LOMBA_ENCRYPTION_KEY: not a Fernet key (32 url-safe base64 bytes; "
+                            "make one with `python -c 'from cryptography.fernet import Fernet; "
+                            "print(Fernet.generate_key().decode())'`)")
+    if not settings.database_url:
+        problems.append("LOMBA_DATABASE_URL: an external PostgreSQL server "
+                        "(the embedded server lives on one machine)")
+    if settings.r2 is None and not _env("LOMBA_PUBLIC_MEDIA_URL"):
+        problems.append("LOMBA_R2_ENDPOINT_URL (with its bucket and keys) or "
+                        "LOMBA_PUBLIC_MEDIA_URL: media must be reachable from every machine "
+                        "(the default serves it from 127.0.0.1)")
+    if not settings.admin_secret_key_env:
+        problems.append("LOMBA_ADMIN_SECRET_KEY: the admin panel's cookie signing key, the same "
+                        "on every machine")
+    return problems
+
+
+def refuse_unready_production(settings: Settings) -> Settings:
+    """``settings`` unchanged, unless production mode lacks what replaces a dev default."""
+    if production_mode():
+        problems = production_problems(settings)
+        if problems:
+            raise ProductionSettingsMissing(
+                f"{PRODUCTION_ENV}=production refuses to start; missing or invalid:\n  - "
+                + "\n  - ".join(problems)
+            )
+    return settings

@@ -1,0 +1,24 @@
+"""The code location of the multi-machine topology: ``lomba_pipeline.definitions`` with every
+step executed by Dagster's Celery executor (deploy/celery.yaml), plus ``worker_drill_job``.
+
+Serve it with ``dagster api grpc -m lomba_pipeline.distributed.definitions``; the single-machine
+default (``lomba dev``, ``lomba run``) keeps serving ``lomba_pipeline.definitions``, no broker.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+from lomba_pipeline.definitions import build_definitions
+from lomba_pipeline.distributed.celery_config import celery_config
+from lomba_pipeline.distributed.drill import worker_drill_job
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(
+        build_definitions(),
+        dg.Definitions(executor=celery_executor.configured(celery_config()),
+                       jobs=[worker_drill_job]),
+    )
