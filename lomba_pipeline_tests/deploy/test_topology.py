@@ -91,6 +91,7 @@ instagram:
             "LOMBA_COMPUTE_LOG_BUCKET": logs_bucket,
             "LOMBA_SOURCES_FILE": str(sources),
             "LOMBA_DAGSTER_DATABASE_URL": settings.dagster_database_url,
+            "LOMBA_FETCH_ALLOW_HOSTS": site.host_port,  # the loopback site, explicitly
         }
         code_port, web_port = free_port(), free_port()
         with topology(env, work, code_port, web_port) as procs:
