@@ -83,14 +83,14 @@ def run(args, postgres, home: Path) -> None:
         for account in accounts:
             pk = str(1000 + int(account[-3:]))
             fake.add_user(pk, f"op.{account}")
-            os.environ[f"BENCH_{account}_SID"] = f"{pk}%3ABenchSessionAbcdefgh{account}%3A12%3AAY"
+            os.environ[f"LOMBA_IG_BENCH_{account.upper()}_SID"] = f"{pk}%3ABenchSessionAbcdefgh{account}%3A12%3AAY"
             (home / "c" / account).mkdir(parents=True)
             entries.append(
                 {
                     "id": account,
                     "username": f"op.{account}",
                     "content_dir": f"c/{account}",
-                    "credentials": {"sessionid_env": f"BENCH_{account}_SID"},
+                    "credentials": {"sessionid_env": f"LOMBA_IG_BENCH_{account.upper()}_SID"},
                 }
             )
         (home / "accounts.yaml").write_text(yaml.safe_dump({"accounts": entries}))

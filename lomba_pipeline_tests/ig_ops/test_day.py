@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture
 def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
-    spec = SPEC_FILE.read_text().replace("cooldown_minutes: 30", "cooldown_minutes: 120")
+    spec = SPEC_FILE.read_text().replace("cooldown_minutes: 15", "cooldown_minutes: 120")
     return build_world(
         fake,
         postgres,

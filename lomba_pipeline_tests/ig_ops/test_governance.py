@@ -100,9 +100,9 @@ def test_accounts_import_and_login_keep_secrets_encrypted(fake, postgres, tmp_pa
     (tmp_path / "c").mkdir()
     (tmp_path / "accounts.yaml").write_text(
         "accounts:\n  - id: ig_003\n    username: op.three\n    content_dir: c\n"
-        "    credentials: {sessionid_env: MY_IG_SID, password_env: MY_IG_PW}\n"
+        "    credentials: {sessionid_env: LOMBA_IG_MY_SID, password_env: LOMBA_IG_MY_PW}\n"
     )
-    monkeypatch.setenv("MY_IG_SID", sessionid)
+    monkeypatch.setenv("LOMBA_IG_MY_SID", sessionid)
     monkeypatch.setenv("LOMBA_IG_API_BASE_URL", fake.url)
     monkeypatch.setenv("LOMBA_IG_REQUEST_DELAY_SECONDS", "0")
     get_settings.cache_clear()
@@ -122,7 +122,7 @@ def test_accounts_import_and_login_keep_secrets_encrypted(fake, postgres, tmp_pa
         (session,) = cur.fetchone()
         cur.execute("SELECT data::text FROM events")
         events = " ".join(r[0] for r in cur.fetchall())
-    assert "MY_IG_SID" in env_names
+    assert "LOMBA_IG_MY_SID" in env_names
     for blob in (bytes(token), bytes(session), events.encode()):
         assert b"ZzYyXxWwVvUuTtSs" not in blob
     bad = CliRunner().invoke(main, ["accounts", "login", "ig_404"])
