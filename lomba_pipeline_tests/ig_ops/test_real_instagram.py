@@ -3,6 +3,8 @@ comments, throttling during crash recovery, expired sessions, challenges, blocks
 
 import pytest
 
+from lomba_pipeline.ig_ops.overview import accounts_overview
+from lomba_pipeline.ig_ops.report import summary_text
 from lomba_pipeline.ig_ops.store import list_pending_approvals
 from lomba_pipeline.secrets_box import secret_box_from_settings
 from lomba_pipeline_tests.ig_ops.test_crash_safety import _crash_during
@@ -133,6 +135,14 @@ def test_a_challenge_stops_the_account_and_nothing_retries(world, fake):
     assert world.run_reply("ig_001", wib("2026-11-20 12:00")).success
     assert len(fake.calls) == calls and fake.replies_to(comment) == []
 
+    # the alert: the admin page's row and the nightly report
+    with world.postgres.connection() as conn:
+        (row,) = accounts_overview(conn, wib("2026-11-20 12:00"))
+        text = summary_text(conn, wib("2026-11-20 21:00").date(), wib("2026-11-20 21:00"))
+    assert row["stopped_reason"] == "challenge_required"
+    assert "PERLU TINDAKAN: ig_001 dihentikan Instagram" in text
+    assert "lomba accounts login ig_001" in text
+
 
 def test_an_action_block_pauses_the_account_for_the_spec_block_time(world, fake):
     comment = world.comment("ig_001", "Link daftar dong")
@@ -158,6 +168,9 @@ def test_cooldowns_in_a_row_escalate(world, fake):
         at = until
     assert lengths == [15, 60, 360]
     assert [e["minutes"] for e in events(world, "ig.cooldown_started")] == [15, 60, 360]
+    with world.postgres.connection() as conn:
+        text = summary_text(conn, wib("2026-11-20 21:00").date(), wib("2026-11-20 21:00"))
+    assert "Jeda hari ini: ig_001 3x (15 mnt/60 mnt/360 mnt)" in text
 
 
 def test_budget_of_60_replies_an_hour_sends_200_comments_over_four_hours(
