@@ -197,3 +197,59 @@ def test_budget_of_60_replies_an_hour_sends_200_comments_over_four_hours(
         assert world.run_reply("ig_001", wib(f"2026-11-20 {hour}:00")).success
         assert sent() == total
     assert set(replies_per_comment(fake, comments)) == {1}  # none twice, none lost
+
+
+def sensor(world, now, instance):
+    import dagster as dg
+
+    from lomba_pipeline.definitions import build_definitions
+    from lomba_pipeline.ig_ops.automation import ig_reply_sensor
+
+    ctx = dg.build_sensor_context(
+        resources=world.resources(now),
+        instance=instance,
+        repository_def=build_definitions().get_repository_def(),
+    )
+    return ig_reply_sensor.evaluate_tick(ctx)
+
+
+def test_no_second_reply_run_while_one_is_queued_for_the_account(world, fake):
+    import dagster as dg
+
+    from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, ig_reply_job
+
+    world.comment("ig_001", "Link daftar dong")
+    with dg.DagsterInstance.ephemeral() as instance:
+        (request,) = sensor(world, wib("2026-11-20 09:00"), instance).run_requests
+        assert request.tags[ACCOUNT_TAG] == "ig_001"
+        queued = instance.create_run_for_job(
+            ig_reply_job, tags={ACCOUNT_TAG: "ig_001"}, status=dg.DagsterRunStatus.NOT_STARTED
+        )
+        feed_reads = len(fake.calls_to("/feed/user/"))
+        later = sensor(world, wib("2026-11-20 09:01"), instance)
+        assert later.run_requests == [] or later.run_requests is None
+        assert len(fake.calls_to("/feed/user/")) == feed_reads  # not even a check was paid
+        instance.report_run_canceled(queued)
+        (again,) = sensor(world, wib("2026-11-20 09:02"), instance).run_requests
+        assert again.tags[ACCOUNT_TAG] == "ig_001"
+
+
+def test_a_post_missed_during_cooldown_is_made_up_once_that_day(world, fake):
+    import dagster as dg
+
+    fake.set_down(uid("ig_001"), 500)
+    for minute in ("07:00", "07:01", "07:02"):  # three failures: 15 minutes of cooldown
+        world.run_reply("ig_001", wib(f"2026-11-20 {minute}"))
+    fake.set_down(uid("ig_001"), None)
+    assert world.run_post("ig_001", wib("2026-11-20 07:05")).success  # the 07:05 post is skipped
+    assert fake.posts_of(uid("ig_001")) == []
+    with dg.DagsterInstance.ephemeral() as instance:
+        during = sensor(world, wib("2026-11-20 07:10"), instance)
+        assert not [r for r in during.run_requests or [] if r.job_name == "ig_post_job"]
+        after = sensor(world, wib("2026-11-20 07:20"), instance)
+        (makeup,) = [r for r in after.run_requests if r.job_name == "ig_post_job"]
+        assert (makeup.partition_key, makeup.run_key) == ("ig_001", "post-makeup:ig_001:2026-11-20")
+        assert world.run_post("ig_001", wib("2026-11-20 07:20")).success
+        assert len(fake.posts_of(uid("ig_001"))) == 1
+        later = sensor(world, wib("2026-11-20 07:30"), instance)
+        assert not [r for r in later.run_requests or [] if r.job_name == "ig_post_job"]
