@@ -83,22 +83,23 @@ def run(args, postgres, home: Path) -> None:
         for account in accounts:
             pk = str(1000 + int(account[-3:]))
             fake.add_user(pk, f"op.{account}")
-            os.environ[f"BENCH_{account}_SID"] = f"{pk}%3ABenchSessionAbcdefgh{account}%3A12%3AAY"
+            os.environ[f"LOMBA_IG_BENCH_{account.upper()}_SID"] = f"{pk}%3ABenchSessionAbcdefgh{account}%3A12%3AAY"
             (home / "c" / account).mkdir(parents=True)
             entries.append(
                 {
                     "id": account,
                     "username": f"op.{account}",
                     "content_dir": f"c/{account}",
-                    "credentials": {"sessionid_env": f"BENCH_{account}_SID"},
+                    "credentials": {"sessionid_env": f"LOMBA_IG_BENCH_{account.upper()}_SID"},
                 }
             )
         (home / "accounts.yaml").write_text(yaml.safe_dump({"accounts": entries}))
         with postgres.connection() as conn:
             import_accounts(conn, secret_box_from_settings(get_settings()), home / "accounts.yaml")
-            apply_spec(
-                conn, load_spec_file(PROJECT_ROOT / "config" / "ig_spec.yaml"), actor="bench"
-            )
+            # the spec's pause between actions is policy, not speed: measured without it
+            spec = load_spec_file(PROJECT_ROOT / "config" / "ig_spec.yaml")
+            spec.budget.min_seconds_between_actions = 0
+            apply_spec(conn, spec, actor="bench")
         ig_ops = InstagramOpsResource(api_base_url=fake.url, request_delay_seconds=0)
         clock = IgClock()
         for account in accounts:  # log in once: sessions are stored, as in production
@@ -124,7 +125,10 @@ def run(args, postgres, home: Path) -> None:
         }
 
         t0 = time.perf_counter()
-        data = ig_reply_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+        with dg.DagsterInstance.ephemeral() as instance:
+            data = ig_reply_sensor.evaluate_tick(
+                dg.build_sensor_context(resources=resources, instance=instance)
+            )
         sensor_s = time.perf_counter() - t0
         requested = [r.tags[ACCOUNT_TAG] for r in data.run_requests]
         assert len(requested) == len(accounts), requested
@@ -153,8 +157,9 @@ def run(args, postgres, home: Path) -> None:
             len(fake.replies_to(c.pk)) for c in fake.media[media[accounts[0]]].comments
         )
 
-        # the ideal: per account, feed + comments + inbox + one call per reply, sequential
-        calls_per_account = 3 + args.comments
+        # the ideal: per account, feed + comment pages + inbox + one call per reply, sequential
+        pages = -(-args.comments // fake.comment_page_size)
+        calls_per_account = 2 + pages + args.comments
         ideal_account = calls_per_account * args.latency
         from lomba_pipeline.ig_ops.automation import SENSOR_THREADS
 

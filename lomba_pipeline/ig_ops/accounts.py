@@ -12,38 +12,41 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from lomba_pipeline.db.events import record_event
+from lomba_pipeline.ig_ops.spec import Strict, describe, read_config_text
 from lomba_pipeline.secrets_box import SecretBox
 from lomba_pipeline.settings import named_secret
 
 CREDENTIAL_FIELDS = ("sessionid", "password", "graph_access_token", "graph_user_id")
+# an account's secrets come only from this family: a typo can't store, say, an AI key as a session
+SECRET_ENV = r"^LOMBA_IG_[A-Z0-9_]+$"
 
 
-class AccountCredentialsConfig(BaseModel):
-    sessionid_env: str | None = None
-    password_env: str | None = None
-    graph_access_token_env: str | None = None
-    graph_user_id_env: str | None = None
+class AccountCredentialsConfig(Strict):
+    sessionid_env: str | None = Field(None, pattern=SECRET_ENV)
+    password_env: str | None = Field(None, pattern=SECRET_ENV)
+    graph_access_token_env: str | None = Field(None, pattern=SECRET_ENV)
+    graph_user_id_env: str | None = Field(None, pattern=SECRET_ENV)
 
 
-class AccountFlags(BaseModel):
+class AccountFlags(Strict):
     enabled: bool = True
     new_account: bool = False  # the first post waits for approval
     approve_all_posts: bool = False
 
 
-class AccountConfig(BaseModel):
+class AccountConfig(Strict):
     id: str = Field(pattern=r"^ig_\d{3}$")
     username: str = Field(min_length=1, max_length=30)
-    content_dir: str
+    content_dir: str = Field(min_length=1)
     credentials: AccountCredentialsConfig = AccountCredentialsConfig()
     flags: AccountFlags = AccountFlags()
 
 
-class AccountsFile(BaseModel):
-    accounts: list[AccountConfig]
+class AccountsFile(Strict):
+    accounts: list[AccountConfig] = Field(min_length=1)
 
 
 class AccountsConfigError(ValueError):
@@ -64,26 +67,50 @@ class Account:
 
 def load_accounts_file(path: Path) -> list[AccountConfig]:
     path = Path(path)
-    if not path.is_file():
-        raise AccountsConfigError(f"accounts file not found: {path}")
+    text = read_config_text(path, AccountsConfigError)
     try:
-        parsed = AccountsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise AccountsConfigError(f"{path}: {exc}") from exc
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AccountsConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        raise AccountsConfigError(f"{path}: the file is empty")
+    try:
+        parsed = AccountsFile.model_validate(data)
+    except ValidationError as exc:
+        raise AccountsConfigError(f"{path}: {describe(exc)}") from exc
     ids = [a.id for a in parsed.accounts]
     if len(set(ids)) != len(ids):
         raise AccountsConfigError(f"{path}: duplicate account ids")
     return parsed.accounts
 
 
-def import_accounts(conn, box: SecretBox, path: Path, *, actor: str = "cli") -> list[dict]:
-    """Upsert every account of the file; returns per account which secrets were found."""
+def resolve_content_dir(path: Path, index: int, cfg: AccountConfig, root: Path) -> Path:
+    """The account's content folder, which must sit under ``root`` (no ``../../etc``)."""
+    content_dir = Path(cfg.content_dir)
+    if not content_dir.is_absolute():
+        content_dir = path.parent / content_dir
+    content_dir = content_dir.resolve()
+    if not content_dir.is_relative_to(root.resolve()):
+        raise AccountsConfigError(
+            f"{path}: accounts.{index}.content_dir: {cfg.content_dir!r} is outside {root}"
+        )
+    return content_dir
+
+
+def import_accounts(
+    conn, box: SecretBox, path: Path, *, actor: str = "cli", content_root: Path | None = None
+) -> list[dict]:
+    """Upsert every account of the file; returns per account which secrets were found.
+
+    Content folders must sit under ``content_root`` (default: the accounts file's folder).
+    The whole file is checked before anything is stored.
+    """
     path = Path(path)
     report = []
-    for position, cfg in enumerate(load_accounts_file(path)):
-        content_dir = Path(cfg.content_dir)
-        if not content_dir.is_absolute():
-            content_dir = (path.parent / content_dir).resolve()
+    configs = load_accounts_file(path)
+    root = content_root or path.parent
+    folders = [resolve_content_dir(path, i, cfg, root) for i, cfg in enumerate(configs)]
+    for position, (cfg, content_dir) in enumerate(zip(configs, folders, strict=True)):
         env_names = {
             f: getattr(cfg.credentials, f"{f}_env")
             for f in CREDENTIAL_FIELDS

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from lomba_pipeline.ig_ops import lanes
+from lomba_pipeline.ig_ops import lanes, store
 from lomba_pipeline.ig_ops.accounts import list_accounts
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
@@ -18,21 +18,84 @@ from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.postgres import PostgresResource
 
 SENSOR_THREADS = 6
+# a run in one of these states already serves the account: no second one is requested
+BUSY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def busy_accounts(instance, accounts) -> set[str]:
+    """Accounts with a reply run queued or running (the instance's runs, by tag)."""
+    busy = set()
+    for account in accounts:
+        runs = instance.get_run_records(
+            dg.RunsFilter(
+                job_name=ig_reply_job.name, statuses=BUSY, tags={ACCOUNT_TAG: account.account_id}
+            ),
+            limit=1,
+        )
+        if runs:
+            busy.add(account.account_id)
+    return busy
+
+
+def missed_posts(postgres, accounts, now: datetime) -> list[dg.RunRequest]:
+    """Posts skipped earlier today during a cooldown that has ended: made up now, once (the
+    action key post:<account>:<day> still allows one post per account per day)."""
+    day = now.astimezone(ZoneInfo(TIMEZONE)).date()
+    requests = []
+    with postgres.connection() as conn, conn.cursor() as cur:
+        for account in accounts:
+            if store.stopped(conn, account.account_id) or store.in_cooldown(
+                conn, account.account_id, now
+            ):
+                continue
+            cur.execute(
+                "SELECT 1 FROM events WHERE kind = 'ig.post_skipped' AND subject = %s"
+                " AND data->>'day' = %s AND NOT EXISTS (SELECT 1 FROM ig_actions"
+                " WHERE idempotency_key = %s) LIMIT 1",
+                (
+                    f"account:{account.account_id}",
+                    day.isoformat(),
+                    f"post:{account.account_id}:{day.isoformat()}",
+                ),
+            )
+            if cur.fetchone():
+                requests.append(
+                    dg.RunRequest(
+                        job_name=ig_post_job.name,
+                        partition_key=account.account_id,
+                        run_key=f"post-makeup:{account.account_id}:{day.isoformat()}",
+                        tags={ACCOUNT_TAG: account.account_id, POST_DATE_TAG: day.isoformat()},
+                    )
+                )
+    return requests
 
 
 @dg.sensor(
-    job=ig_reply_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+    jobs=[ig_reply_job, ig_post_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def ig_reply_sensor(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
 ):
     """Cheap reads only (own feed comment counts, unread inbox, Postgres queue): one run per
-    account with work; the run does the fetching and replying."""
+    account with work and no reply run already queued or running; the run does the fetching
+    and replying. Also makes up a morning post missed during a cooldown that has ended."""
     now = ig_clock.now()
     with postgres.connection() as conn:
         accounts = list_accounts(conn, enabled_only=True)
     if not accounts:
         return dg.SkipReason("no operated accounts imported (lomba accounts import)")
+    makeups = missed_posts(postgres, accounts, now)
+    busy = busy_accounts(context.instance, accounts)
+    for account_id in sorted(busy):
+        context.log.info(f"{account_id}: a reply run is already queued or running")
+    accounts = [a for a in accounts if a.account_id not in busy]
 
     def check(account):
         return account, lanes.has_work(
@@ -41,11 +104,17 @@ def ig_reply_sensor(
 
     # network-bound checks in parallel so ten accounts fit in one sensor tick; fewer threads
     # than the Postgres pool's connections (a full pool raises instead of waiting)
-    with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
-        found = list(pool.map(check, accounts))
+    found = []
+    if accounts:
+        with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
+            found = list(pool.map(check, accounts))
     minute = now.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M")
-    requests = [
-        dg.RunRequest(run_key=f"reply:{a.account_id}:{minute}", tags={ACCOUNT_TAG: a.account_id})
+    requests = makeups + [
+        dg.RunRequest(
+            job_name=ig_reply_job.name,
+            run_key=f"reply:{a.account_id}:{minute}",
+            tags={ACCOUNT_TAG: a.account_id},
+        )
         for a, why in found
         if why
     ]

@@ -54,7 +54,9 @@ def accounts_list() -> None:
     with _pg().connection() as conn:
         for row in cooldown_status(conn, IgClock().now()):
             state = (
-                f"cooldown until {row['cooldown_until']:%Y-%m-%d %H:%M %Z}"
+                f"STOPPED ({row['stopped_reason']}): lomba accounts login {row['account_id']}"
+                if row["stopped_reason"]
+                else f"cooldown until {row['cooldown_until']:%Y-%m-%d %H:%M %Z}"
                 if row["cooldown_until"]
                 else "active"
             )
@@ -102,9 +104,16 @@ def accounts_login(account_id: str) -> None:
         )
     except Exception as exc:
         raise click.ClickException(f"{account_id}: login failed: {type(exc).__name__}") from exc
+    from lomba_pipeline.ig_ops.store import clear_stop
+
     with pg.connection() as conn:
         record_event(conn, actor=_actor(), kind="ig.login", subject=f"account:{account_id}")
-    click.echo(f"{account_id}: logged in as user {client.user_id}; session stored")
+        # a person solved the challenge and logged in: the account may work again
+        resumed = clear_stop(conn, account_id, actor=_actor())
+    click.echo(
+        f"{account_id}: logged in as user {client.user_id}; session stored"
+        + ("; account resumed" if resumed else "")
+    )
 
 
 @click.group(help="Versioned lane specs (rules, templates, thresholds).")

@@ -12,7 +12,7 @@ from lomba_pipeline.ig_ops.reporting import (
     ig_report_job,
     nightly_ig_report,
 )
-from lomba_pipeline.ig_ops.spec import LaneSpec, SpecError, load_spec_file
+from lomba_pipeline.ig_ops.spec import LaneSpec, load_spec_file
 from lomba_pipeline.settings import get_settings
 
 
@@ -20,13 +20,11 @@ def schedule_spec() -> LaneSpec:
     """Post time and stagger for the schedules: ``config/ig_spec.yaml`` when present.
 
     Cron strings are fixed when the code location loads; everything else in the spec (rules,
-    templates, thresholds) is read from the active Postgres version at tick time.
+    templates, thresholds) is read from the active Postgres version at tick time. A broken file
+    fails the load with the file and field named (SpecError): never silent defaults.
     """
     path = get_settings().config_dir / "ig_spec.yaml"
-    try:
-        return load_spec_file(path) if path.exists() else LaneSpec()
-    except SpecError:
-        return LaneSpec()
+    return load_spec_file(path) if path.exists() else LaneSpec()
 
 
 defs = dg.Definitions(

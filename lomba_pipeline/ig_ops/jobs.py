@@ -24,6 +24,8 @@ from lomba_pipeline.resources.postgres import PostgresResource
 ACCOUNT_TAG = "ig/account"
 POST_DATE_TAG = "ig/post_date"
 POOL = "instagram_api"
+# the ops retry themselves (IG_RETRY): a run-level retry on top would multiply the attempts
+NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}
 IG_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -101,7 +103,7 @@ def send_replies(
     context.add_output_metadata(result.as_metadata())
 
 
-@dg.job(tags={"lane": "reply"}, description="Lane A: answer new comments and DMs of one account.")
+@dg.job(tags={"lane": "reply", **NO_RUN_RETRY}, description="Lane A: answer new comments and DMs of one account.")
 def ig_reply_job():
     send_replies(after=plan_replies(after=reconcile_sending()))
 
@@ -138,7 +140,15 @@ def publish_morning_post(
         context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
         return
     gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, now)
-    if gateway is None:
+    if gateway is None:  # the login failed and paused the account: made up after the pause
+        with postgres.connection() as conn:
+            record_event(
+                conn,
+                actor="pipeline",
+                kind="ig.post_skipped",
+                subject=f"account:{account}",
+                data={"day": day, "why": "login failed: account paused"},
+            )
         context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
         return
     fixed = lanes.reconcile(postgres, gateway, account, now, kinds=("post",))
@@ -172,7 +182,7 @@ def publish_morning_post(
 
 @dg.job(
     partitions_def=operated_accounts,
-    tags={"lane": "posting"},
+    tags={"lane": "posting", **NO_RUN_RETRY},
     description="Lane B: the morning post of one account (partition = account).",
 )
 def ig_post_job():

@@ -6,8 +6,9 @@ transaction so that an action is committed as ``sending`` before Instagram is ca
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import store
@@ -37,6 +38,9 @@ class LaneResult:
     unknown: int = 0
     failures: list[str] = field(default_factory=list)
     cooldown_until: datetime | None = None
+    stopped: str | None = None  # Instagram wants a person (challenge): no retry loop
+    deferred: int = 0  # over the action budget: sent in a later window
+    relogins: int = 0
     skipped: str | None = None
     llm_drafts: int = 0  # drafts put in the approval queue
     llm_failures: int = 0  # drafter asked, nothing usable (recorded as ig.llm_draft_failed)
@@ -52,14 +56,21 @@ class LaneResult:
             "unknown": self.unknown,
             "failures": len(self.failures),
             "cooldown_until": str(self.cooldown_until) if self.cooldown_until else "",
+            "stopped": self.stopped or "",
+            "deferred_by_budget": self.deferred,
+            "relogins": self.relogins,
             "skipped": self.skipped or "",
             "llm_drafts": self.llm_drafts,
             "llm_draft_failures": self.llm_failures,
             "llm_deferred": self.llm_deferred,
         }
 
+    @property
+    def paused(self) -> bool:
+        return self.cooldown_until is not None or self.stopped is not None
+
     def raise_if_retry_needed(self) -> None:
-        if self.failures and self.cooldown_until is None:
+        if self.failures and not self.paused:
             raise LaneFailed("; ".join(self.failures[:5]))
 
 
@@ -92,8 +103,8 @@ def gateway_or_cooldown(
         return open_gateway(postgres, ig_ops, account_id)
     except InstagramCallFailed as exc:
         _version, spec = current_spec(postgres)
-        _outcome(postgres, result, account_id, now, spec, error=str(exc))
-        if result.cooldown_until:
+        _outcome(postgres, result, account_id, now, spec, error=exc)
+        if result.paused:
             return None
         raise
 
@@ -105,29 +116,51 @@ def _outcome(
     now: datetime,
     spec: LaneSpec,
     *,
-    error: str | None = None,
+    error: InstagramCallFailed | str | None = None,
     action_id: int | None = None,
+    gateway: InstagramOpsGateway | None = None,
 ) -> None:
+    """Record one call's outcome; a failure may pause (cooldown, block) or stop the account."""
+    kind = error.kind if isinstance(error, InstagramCallFailed) else "other"
+    if gateway is not None and getattr(gateway, "relogged", False) and not result.relogins:
+        result.relogins = 1
+        with postgres.connection() as conn:
+            record_event(
+                conn,
+                actor="pipeline",
+                kind="ig.session_renewed",
+                subject=f"account:{account_id}",
+                data={"at": now},
+            )
     with postgres.connection() as conn:
-        started = store.record_attempt(
+        paused = store.record_attempt(
             conn,
             account_id,
             now,
             ok=error is None,
-            error=error,
+            error=str(error) if error else None,
             action_id=action_id,
+            kind=kind,
             failure_threshold=spec.failure_threshold,
-            cooldown_minutes=spec.cooldown_minutes,
+            cooldown_steps=spec.cooldown_steps,
+            block_minutes=spec.block_cooldown_minutes,
         )
-        if started:
+        if paused:
+            result.stopped = store.stopped(conn, account_id)
             result.cooldown_until = store.in_cooldown(conn, account_id, now)
     if error:
-        result.failures.append(error)
+        result.failures.append(str(error))
 
 
 def cooled(postgres, account_id: str, now: datetime, result: LaneResult) -> bool:
+    """True when the account is stopped or in cooldown (the lane does nothing then)."""
     with postgres.connection() as conn:
+        reason = store.stopped(conn, account_id)
         until = store.in_cooldown(conn, account_id, now)
+    if reason is not None:
+        result.stopped = reason
+        result.skipped = f"stopped ({reason}): a person must clear it"
+        return True
     if until is not None:
         result.cooldown_until = until
         result.skipped = f"cooldown until {until.isoformat()}"
@@ -271,58 +304,72 @@ def plan_replies(
 
     try:
         media = gateway.recent_media(spec.recent_media)
-        _outcome(postgres, result, account_id, now, spec)
+        _outcome(postgres, result, account_id, now, spec, gateway=gateway)
     except InstagramCallFailed as exc:
-        _outcome(postgres, result, account_id, now, spec, error=str(exc))
+        _outcome(postgres, result, account_id, now, spec, error=exc)
         media = []
     with postgres.connection() as conn:
         seen = store.watermarks(conn, account_id)
     for item in media:
-        if result.cooldown_until or budget <= 0:
+        if result.paused or budget <= 0:
             break
-        if item.comment_count <= seen.get(item.pk, 0):
-            continue
+        count, newest = seen.get(item.pk, (0, None))
+        if count == item.comment_count:
+            continue  # the count is only a hint: any change (new, deleted, reply) is a look
         try:
-            comments = gateway.comments(item.pk)
-            _outcome(postgres, result, account_id, now, spec)
+            comments = gateway.comments(item.pk, newer_than=newest)
+            _outcome(postgres, result, account_id, now, spec, gateway=gateway)
         except InstagramCallFailed as exc:
-            _outcome(postgres, result, account_id, now, spec, error=str(exc))
+            _outcome(postgres, result, account_id, now, spec, error=exc)
             continue
         mine = 0
         revisit = False
-        for c in comments:
-            if c.user_pk == gateway.user_pk or c.replied_to:
-                continue  # our own comments and threaded replies are not answered
+        handled = newest  # the newest pk up to which every comment was looked at, in order
+        for c in comments:  # oldest first
             if budget <= 0:
                 break
+            if c.user_pk == gateway.user_pk or c.replied_to:
+                if not revisit:
+                    handled = c.pk
+                continue  # our own comments and threaded replies are not answered
+            key = f"comment_reply:{account_id}:{c.pk}"
             with postgres.connection() as conn:
-                if store.action_exists(conn, f"comment_reply:{account_id}:{c.pk}"):
-                    continue
-            n = plan(
-                f"comment_reply:{account_id}:{c.pk}",
-                "comment_reply",
-                {
-                    "media_pk": item.pk,
-                    "comment_pk": c.pk,
-                    "username": c.username,
-                    "incoming": c.text[:500],
-                },
-                c.text,
-                c.username,
-                "comment",
+                exists = store.action_exists(conn, key)
+            if not exists:
+                n = plan(
+                    key,
+                    "comment_reply",
+                    {
+                        "media_pk": item.pk,
+                        "comment_pk": c.pk,
+                        "username": c.username,
+                        "incoming": c.text[:500],
+                    },
+                    c.text,
+                    c.username,
+                    "comment",
+                )
+                budget -= n
+                mine += n
+            if not revisit:  # an item left for later holds the watermark back
+                handled = c.pk
+        done_all = not comments or handled == comments[-1].pk
+        with postgres.connection() as conn:
+            # our replies will raise the count: count them in so they don't look new; a count
+            # left stale (not everything looked at) makes the next tick look again
+            store.set_watermark(
+                conn,
+                account_id,
+                item.pk,
+                item.comment_count + mine if done_all else -1,
+                handled,
             )
-            budget -= n
-            mine += n
-        if budget > 0 and not revisit:  # everything on this media was looked at
-            with postgres.connection() as conn:
-                # our replies will raise the count: count them in so they don't look new
-                store.set_watermark(conn, account_id, item.pk, item.comment_count + mine)
-    if not result.cooldown_until and budget > 0:
+    if not result.paused and budget > 0:
         try:
             messages = gateway.unread_messages()
-            _outcome(postgres, result, account_id, now, spec)
+            _outcome(postgres, result, account_id, now, spec, gateway=gateway)
         except InstagramCallFailed as exc:
-            _outcome(postgres, result, account_id, now, spec, error=str(exc))
+            _outcome(postgres, result, account_id, now, spec, error=exc)
             messages = []
         for m in messages:
             if budget <= 0:
@@ -356,8 +403,12 @@ def send_planned(
     *,
     kinds: tuple[str, ...] = ("comment_reply", "dm_reply", "post"),
     limit: int | None = None,
+    sleep=time.sleep,
 ) -> LaneResult:
-    """Send planned actions (new ones and approved ones): sending → call → done/planned/failed."""
+    """Send planned actions (new ones and approved ones): sending → call → done/planned/failed.
+
+    Replies and DMs keep to the spec's budget; what exceeds it stays planned for a later window.
+    """
     result = LaneResult()
     _version, spec = current_spec(postgres)
     if cooled(postgres, account_id, now, result):
@@ -366,9 +417,20 @@ def send_planned(
         todo = [
             a for a in store.actions_with_status(conn, account_id, "planned") if a.kind in kinds
         ]
+        allowance = budget_left(conn, account_id, now, spec)
+    first = True
     for action in todo[: limit or spec.max_replies_per_run]:
-        if result.cooldown_until:
+        if result.paused:
             break
+        if action.kind in allowance:
+            if allowance[action.kind] <= 0 or allowance["day"] <= 0:
+                result.deferred += 1
+                continue
+            allowance[action.kind] -= 1
+            allowance["day"] -= 1
+            if not first and spec.budget.min_seconds_between_actions:
+                sleep(spec.budget.min_seconds_between_actions)
+            first = False
         with postgres.connection() as conn:  # committed before Instagram is called
             if not store.mark_sending(conn, action.id, now):
                 continue
@@ -377,13 +439,26 @@ def send_planned(
         except InstagramCallFailed as exc:
             with postgres.connection() as conn:
                 store.mark_not_sent(conn, action, str(exc), max_attempts=MAX_ATTEMPTS_PER_ACTION)
-            _outcome(postgres, result, account_id, now, spec, error=str(exc), action_id=action.id)
+            _outcome(postgres, result, account_id, now, spec, error=exc, action_id=action.id)
             continue
         with postgres.connection() as conn:
             store.mark_done(conn, action, now, outcome)
-        _outcome(postgres, result, account_id, now, spec, action_id=action.id)
+        _outcome(postgres, result, account_id, now, spec, action_id=action.id, gateway=gateway)
         result.sent += 1
     return result
+
+
+def budget_left(conn, account_id: str, now: datetime, spec: LaneSpec) -> dict[str, int]:
+    """How many comment replies / DMs may still go out now (rolling hour, rolling day)."""
+    hour, day = now - timedelta(hours=1), now - timedelta(days=1)
+    replies = ("comment_reply", "dm_reply")
+    return {
+        "comment_reply": spec.budget.replies_per_hour
+        - store.sent_since(conn, account_id, hour, ("comment_reply",)),
+        "dm_reply": spec.budget.dms_per_hour
+        - store.sent_since(conn, account_id, hour, ("dm_reply",)),
+        "day": spec.budget.actions_per_day - store.sent_since(conn, account_id, day, replies),
+    }
 
 
 def _send(gateway: InstagramOpsGateway, action, object_store) -> dict:
@@ -399,18 +474,27 @@ def _send(gateway: InstagramOpsGateway, action, object_store) -> dict:
 
 def has_work(postgres, gateway_factory, account: Account, now: datetime) -> str | None:
     """The sensor's cheap check: a reason to launch a run for this account, or None."""
-    with postgres.connection() as conn:
-        if store.in_cooldown(conn, account.account_id, now):
-            return None
-        for status in ("planned", "sending"):
-            if store.actions_with_status(conn, account.account_id, status, limit=1):
-                return f"{status} actions"
-        seen = store.watermarks(conn, account.account_id)
     _version, spec = current_spec(postgres)
+    with postgres.connection() as conn:
+        if store.stopped(conn, account.account_id) or store.in_cooldown(
+            conn, account.account_id, now
+        ):
+            return None
+        if store.actions_with_status(conn, account.account_id, "sending", limit=1):
+            return "sending actions"
+        planned = store.actions_with_status(conn, account.account_id, "planned")
+        allowance = budget_left(conn, account.account_id, now, spec)
+        if any(
+            a.kind not in allowance or (allowance[a.kind] > 0 and allowance["day"] > 0)
+            for a in planned
+        ):
+            return "planned actions"  # what only waits for the budget is no reason for a run
+        seen = store.watermarks(conn, account.account_id)
     try:
         gateway = gateway_factory(account.account_id)
         if any(
-            m.comment_count > seen.get(m.pk, 0) for m in gateway.recent_media(spec.recent_media)
+            seen.get(m.pk, (0, None))[0] != m.comment_count
+            for m in gateway.recent_media(spec.recent_media)
         ):
             return "new comments"
         unread = gateway.unread_messages()

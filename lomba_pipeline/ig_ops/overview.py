@@ -51,6 +51,8 @@ def accounts_overview(conn, now: datetime) -> list[dict]:
                 **state,
                 "enabled": enabled.get(account, True),
                 "cooldown_after_failures": cause.get("after_failures"),
+                "cooldown_why": cause.get("why"),
+                "cooldown_minutes": cause.get("minutes"),
                 "posts": today.get("posts", 0),
                 "post_status": post_status.get(account),
                 "replies": today.get("replies", 0),

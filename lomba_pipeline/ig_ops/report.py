@@ -45,13 +45,31 @@ def daily_numbers(conn, day: date, now: datetime) -> tuple[list[dict], list[dict
             (start, end),
         )
         errors = [dict(r) for r in cur.fetchall()]
-    cooling = {c["account_id"]: c["cooldown_until"] for c in cooldown_status(conn, now)}
+    states = {c["account_id"]: c for c in cooldown_status(conn, now)}
     for row in rows:
-        until = cooling.get(row["account"])
+        state = states.get(row["account"], {})
+        until = state.get("cooldown_until")
         row["cooldown"] = until.astimezone(JAKARTA).strftime("s/d %H:%M WIB") if until else "-"
+        if state.get("stopped_reason"):
+            row["cooldown"] = f"BERHENTI ({state['stopped_reason']})"
         for key in ("posts", "replies", "dms", "successes", "failures"):
             row[key] = int(row[key])
     return rows, errors
+
+
+def cooldowns_started(conn, day: date) -> list[tuple[str, list[int]]]:
+    """Per account, the lengths (minutes) of the cooldowns started on ``day``."""
+    start, end = day_bounds(day)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT subject, data->>'minutes' FROM events WHERE kind = 'ig.cooldown_started'"
+            " AND (data->>'at')::timestamptz >= %s AND (data->>'at')::timestamptz < %s ORDER BY id",
+            (start, end),
+        )
+        found: dict[str, list[int]] = {}
+        for subject, minutes in cur.fetchall():
+            found.setdefault(subject.removeprefix("account:"), []).append(int(minutes or 0))
+    return sorted(found.items())
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -82,6 +100,18 @@ def summary_text(conn, day: date, now: datetime) -> str:
             sum(r["failures"] for r in rows),
         )
     )
+    for r in rows:
+        if r["cooldown"].startswith("BERHENTI"):
+            lines.append(
+                f"PERLU TINDAKAN: {r['account']} dihentikan Instagram: selesaikan verifikasi di "
+                f"aplikasi, lalu `lomba accounts login {r['account']}`"
+            )
+    pauses = cooldowns_started(conn, day)
+    if pauses:
+        lines.append(
+            "Jeda hari ini: "
+            + ", ".join(f"{a} {len(m)}x ({'/'.join(f'{x} mnt' for x in m)})" for a, m in pauses)
+        )
     missing = missing_posts(rows)
     if missing:
         lines.append("Belum posting hari ini: " + ", ".join(missing))

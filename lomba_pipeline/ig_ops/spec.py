@@ -10,12 +10,17 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lomba_pipeline.db.events import record_event
 
 
-class ReplyRule(BaseModel):
+class Strict(BaseModel):
+    # a misspelled key is an error, never a silently ignored setting
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplyRule(Strict):
     name: str
     keywords: list[str] = Field(min_length=1)
     template: str = Field(min_length=1, max_length=1000)
@@ -26,7 +31,16 @@ class ReplyRule(BaseModel):
         return [w.strip().casefold() for w in words if w.strip()]
 
 
-class LaneSpec(BaseModel):
+class ActionBudget(Strict):
+    """What one account may do; what exceeds it waits for the next window, never dropped."""
+
+    replies_per_hour: int = Field(60, ge=1, le=1000)  # comment replies, rolling hour
+    dms_per_hour: int = Field(30, ge=1, le=1000)  # DM replies, rolling hour
+    actions_per_day: int = Field(400, ge=1, le=10000)  # replies + DMs, rolling 24 h
+    min_seconds_between_actions: float = Field(0, ge=0, le=600)
+
+
+class LaneSpec(Strict):
     post_hour: int = Field(8, ge=0, le=23)
     post_minute: int = Field(0, ge=0, le=59)
     stagger_minutes: int = Field(2, ge=0, le=60)
@@ -40,33 +54,82 @@ class LaneSpec(BaseModel):
     llm_allowed_links: list[str] = []
     llm_max_drafts_per_run: int = Field(10, ge=1, le=100)  # the rest wait for the next tick
     failure_threshold: int = Field(3, ge=1, le=100)
-    cooldown_minutes: int = Field(30, ge=1, le=24 * 60)
+    cooldown_minutes: int = Field(15, ge=1, le=24 * 60)  # the first cooldown
+    # each further cooldown in a row (no success in between) lasts the next step
+    cooldown_steps_minutes: list[int] = Field(default_factory=lambda: [15, 60, 360])
+    block_cooldown_minutes: int = Field(360, ge=1, le=7 * 24 * 60)  # feedback_required
+    budget: ActionBudget = Field(default_factory=ActionBudget)
     max_replies_per_run: int = Field(50, ge=1, le=500)
     recent_media: int = Field(6, ge=1, le=30)
+
+    @field_validator("cooldown_steps_minutes")
+    @classmethod
+    def _ascending(cls, steps: list[int]) -> list[int]:
+        if any(not 1 <= m <= 7 * 24 * 60 for m in steps) or steps != sorted(steps):
+            raise ValueError("cooldown steps must be ascending minutes between 1 and 10080")
+        return steps
+
+    @property
+    def cooldown_steps(self) -> tuple[int, ...]:
+        return (self.cooldown_minutes, *[m for m in self.cooldown_steps_minutes
+                                         if m > self.cooldown_minutes])
+
+
+class SpecFile(LaneSpec):
+    """A spec a person wrote: it must answer something."""
+
+    @model_validator(mode="after")
+    def _has_reply_rules(self):
+        if not (self.comment_rules or self.dm_rules or self.comment_default or self.dm_default):
+            raise ValueError(
+                "no reply rules: give comment_rules or dm_rules (or a comment/dm default)"
+            )
+        return self
 
 
 class SpecError(ValueError):
     pass
 
 
+def describe(exc: ValidationError) -> str:
+    """Pydantic's errors as 'field.path: message' parts on one line."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = "unknown key (misspelled?)" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
 def parse_spec(text: str, source: str = "spec") -> LaneSpec:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: not valid YAML: {exc}") from exc
+        raise SpecError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        raise SpecError(f"{source}: the file is empty")
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping at the top level")
     try:
-        return LaneSpec.model_validate(data)
+        spec = SpecFile.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(f"{source}: {exc}") from exc
+        raise SpecError(f"{source}: {describe(exc)}") from exc
+    return LaneSpec.model_validate(spec.model_dump())
+
+
+def read_config_text(path: Path, error=ValueError) -> str:
+    """A config file's text; a missing or non-UTF-8 file is one line naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: file not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 def load_spec_file(path: Path) -> LaneSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"spec file not found: {path}")
-    return parse_spec(path.read_text(encoding="utf-8"), str(path))
+    return parse_spec(read_config_text(path, SpecError), str(path))
 
 
 def apply_spec(conn, spec: LaneSpec, *, actor: str, source: str | None = None) -> int:

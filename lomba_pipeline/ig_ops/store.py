@@ -191,12 +191,18 @@ def record_attempt(
     ok: bool,
     error: str | None = None,
     action_id: int | None = None,
+    kind: str = "other",
     failure_threshold: int = 3,
-    cooldown_minutes: int = 30,
+    cooldown_steps: tuple[int, ...] = (15, 60, 360),
+    block_minutes: int = 360,
 ) -> bool:
-    """Log one Instagram call outcome; after N consecutive failures start a cooldown.
+    """Log one Instagram call outcome and act on what Instagram meant.
 
-    Returns True when this failure started a cooldown.
+    ``challenge``: the account stops (a person must clear it); ``feedback`` (action blocked):
+    paused for ``block_minutes``; ``relogin_failed``: cooldown at once; anything else: cooldown
+    after ``failure_threshold`` consecutive failures. Each cooldown in a row lasts the next step
+    of ``cooldown_steps`` (15 min -> 1 h -> 6 h); a success resets the steps.
+    Returns True when this failure paused or stopped the account.
     """
     with conn.cursor() as cur:
         cur.execute(
@@ -205,7 +211,8 @@ def record_attempt(
         )
         if ok:
             cur.execute(
-                "UPDATE ig_accounts SET consecutive_failures = 0 WHERE account_id = %s",
+                "UPDATE ig_accounts SET consecutive_failures = 0, cooldown_level = 0"
+                " WHERE account_id = %s",
                 (account_id,),
             )
             return False
@@ -215,29 +222,121 @@ def record_attempt(
             ((error or "")[:500], account_id),
         )
         failures = cur.fetchone()[0]
-        if failures < failure_threshold:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ig.call_failed",
-                subject=f"account:{account_id}",
-                data={"error": (error or "")[:300], "consecutive": failures, "at": now},
-            )
-            return False
-        until = now + timedelta(minutes=cooldown_minutes)
+    if kind == "challenge":
+        stop_account(conn, account_id, now, reason="challenge_required", error=error)
+        return True
+    if kind == "feedback":
+        pause_account(
+            conn, account_id, now, minutes=block_minutes, why="feedback_required", error=error
+        )
+        return True
+    if kind != "relogin_failed" and failures < failure_threshold:
+        record_event(
+            conn,
+            actor="pipeline",
+            kind="ig.call_failed",
+            subject=f"account:{account_id}",
+            data={"error": (error or "")[:300], "consecutive": failures, "at": now},
+        )
+        return False
+    with conn.cursor() as cur:
         cur.execute(
-            "UPDATE ig_accounts SET consecutive_failures = 0, cooldown_until = %s"
-            " WHERE account_id = %s",
-            (until, account_id),
+            "SELECT cooldown_level FROM ig_accounts WHERE account_id = %s", (account_id,)
+        )
+        level = cur.fetchone()[0]
+    minutes = cooldown_steps[min(level, len(cooldown_steps) - 1)]
+    pause_account(
+        conn,
+        account_id,
+        now,
+        minutes=minutes,
+        why=kind if kind == "relogin_failed" else "failures",
+        error=error,
+        level=level + 1,
+        after_failures=failures,
+    )
+    return True
+
+
+def pause_account(
+    conn,
+    account_id: str,
+    now: datetime,
+    *,
+    minutes: int,
+    why: str,
+    error: str | None,
+    level: int | None = None,
+    after_failures: int | None = None,
+) -> datetime:
+    until = now + timedelta(minutes=minutes)
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ig_accounts SET consecutive_failures = 0, cooldown_until = %s,"
+            " cooldown_level = COALESCE(%s, cooldown_level) WHERE account_id = %s",
+            (until, level, account_id),
         )
     record_event(
         conn,
         actor="pipeline",
         kind="ig.cooldown_started",
         subject=f"account:{account_id}",
-        data={"until": until, "after_failures": failures, "error": (error or "")[:300], "at": now},
+        data={
+            "until": until,
+            "minutes": minutes,
+            "why": why,
+            "level": level,
+            "after_failures": after_failures,
+            "error": (error or "")[:300],
+            "at": now,
+        },
     )
-    return True
+    return until
+
+
+def stop_account(conn, account_id: str, now: datetime, *, reason: str, error: str | None) -> None:
+    """Instagram wants a person (challenge): no more calls until someone clears the stop."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ig_accounts SET stopped_reason = %s, stopped_at = %s, consecutive_failures = 0"
+            " WHERE account_id = %s AND stopped_reason IS NULL",
+            (reason, now, account_id),
+        )
+        newly = cur.rowcount == 1
+    if newly:
+        record_event(
+            conn,
+            actor="pipeline",
+            kind="ig.account_stopped",
+            subject=f"account:{account_id}",
+            data={
+                "reason": reason,
+                "error": (error or "")[:300],
+                "at": now,
+                "fix": f"selesaikan verifikasi di aplikasi Instagram, lalu "
+                f"`lomba accounts login {account_id}`",
+            },
+        )
+
+
+def stopped(conn, account_id: str) -> str | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT stopped_reason FROM ig_accounts WHERE account_id = %s", (account_id,))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def clear_stop(conn, account_id: str, *, actor: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ig_accounts SET stopped_reason = NULL, stopped_at = NULL, cooldown_level = 0"
+            " WHERE account_id = %s AND stopped_reason IS NOT NULL",
+            (account_id,),
+        )
+        cleared = cur.rowcount == 1
+    if cleared:
+        record_event(conn, actor=actor, kind="ig.account_resumed", subject=f"account:{account_id}")
+    return cleared
 
 
 def in_cooldown(conn, account_id: str, now: datetime) -> datetime | None:
@@ -257,7 +356,7 @@ def cooldown_status(conn, now: datetime) -> list[dict]:
             """
             SELECT account_id, username,
                    CASE WHEN cooldown_until > %s THEN cooldown_until END AS cooldown_until,
-                   consecutive_failures, last_error
+                   consecutive_failures, last_error, stopped_reason, cooldown_level
             FROM ig_accounts ORDER BY position
             """,
             (now,),
@@ -352,21 +451,40 @@ def decide_approval(conn, approval_id: int, approved: bool, actor: str) -> dict:
 
 
 # -- watermarks -------------------------------------------------------------------------------
-def watermarks(conn, account_id: str) -> dict[str, int]:
+def watermarks(conn, account_id: str) -> dict[str, tuple[int, str | None]]:
+    """Per media: (comment count last seen, newest comment pk handled)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT media_pk, comment_count FROM ig_media_watermarks WHERE account_id = %s",
+            "SELECT media_pk, comment_count, newest_comment_pk FROM ig_media_watermarks"
+            " WHERE account_id = %s",
             (account_id,),
         )
-        return dict(cur.fetchall())
+        return {pk: (count, newest) for pk, count, newest in cur.fetchall()}
 
 
-def set_watermark(conn, account_id: str, media_pk: str, count: int) -> None:
+def set_watermark(
+    conn, account_id: str, media_pk: str, count: int, newest_comment_pk: str | None
+) -> None:
     with conn.cursor() as cur:
         cur.execute(
             """
-            INSERT INTO ig_media_watermarks (account_id, media_pk, comment_count) VALUES (%s, %s, %s)
-            ON CONFLICT (account_id, media_pk) DO UPDATE SET comment_count = EXCLUDED.comment_count
+            INSERT INTO ig_media_watermarks (account_id, media_pk, comment_count, newest_comment_pk)
+            VALUES (%s, %s, %s, %s)
+            ON CONFLICT (account_id, media_pk) DO UPDATE SET
+                comment_count = EXCLUDED.comment_count,
+                newest_comment_pk = EXCLUDED.newest_comment_pk
             """,
-            (account_id, media_pk, count),
+            (account_id, media_pk, count, newest_comment_pk),
         )
+
+
+# -- budgets ----------------------------------------------------------------------------------
+def sent_since(conn, account_id: str, since: datetime, kinds: tuple[str, ...]) -> int:
+    """Actions of ``kinds`` done after ``since`` (by the clock time they were done)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM ig_actions WHERE account_id = %s AND status = 'done'"
+            " AND done_at > %s AND kind = ANY(%s)",
+            (account_id, since, list(kinds)),
+        )
+        return cur.fetchone()[0]

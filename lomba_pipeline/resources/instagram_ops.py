@@ -6,8 +6,11 @@ instagrapi implementation covers everything; publishing is a separate ``PostPubl
 implementations: instagrapi (``photo_upload``) and the Instagram Graph API (create a container
 from the public image URL, poll its ``status_code`` until FINISHED, ``media_publish``) over httpx.
 
-Every failure surfaces as ``InstagramCallFailed`` naming the account and the operation; the SDK's
-own exception type is kept in the message, never credentials.
+Every failure surfaces as ``InstagramCallFailed`` naming the account and the operation, with a
+``kind`` the governance acts on (``login_required``, ``relogin_failed``, ``challenge``,
+``feedback``, ``throttled``, ``other``); the SDK's own exception type is kept in the message,
+never credentials. An expired session (403 ``login_required`` or a bare 401) is renewed once per
+gateway with the stored credentials, then the call is retried.
 """
 
 from __future__ import annotations
@@ -26,13 +29,34 @@ from lomba_pipeline.resources.instagram_client import (
     InstagramSessions,
 )
 
+# how many comment pages one look at one media may read (bounded work per item)
+MAX_COMMENT_PAGES = 50
+
 
 class InstagramCallFailed(RuntimeError):
-    def __init__(self, account: str, operation: str, detail: str):
+    def __init__(self, account: str, operation: str, detail: str, kind: str = "other"):
         super().__init__(f"{account}: {operation} failed: {detail}")
         self.account = account
         self.operation = operation
         self.detail = detail
+        self.kind = kind
+
+
+def failure_kind(exc: Exception) -> str:
+    """What Instagram meant, from instagrapi's exception (mixins/private.py's mapping)."""
+    from instagrapi import exceptions as ig
+
+    if isinstance(exc, ig.ChallengeRequired | ig.AccountSuspended):
+        return "challenge"
+    if isinstance(exc, ig.FeedbackRequired | ig.SentryBlock):
+        return "feedback"
+    if isinstance(
+        exc, ig.PleaseWaitFewMinutes | ig.RateLimitError | ig.ClientThrottledError
+    ):
+        return "throttled"
+    if isinstance(exc, ig.LoginRequired | ig.ClientUnauthorizedError):
+        return "login_required"
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,13 @@ class InstagramOpsGateway(ABC):
     def recent_media(self, limit: int = 12) -> list[MediaSummary]: ...
 
     @abstractmethod
-    def comments(self, media_pk: str) -> list[IgComment]: ...
+    def comments(self, media_pk: str, newer_than: str | None = None) -> list[IgComment]:
+        """Top-level comments newer than comment ``newer_than`` (all when None), oldest first,
+        read page by page until that comment is reached."""
+
+    @abstractmethod
+    def replies_of(self, media_pk: str, comment_pk: str) -> list[IgComment]:
+        """The threaded replies under one comment."""
 
     @abstractmethod
     def reply_to_comment(self, media_pk: str, comment_pk: str, text: str) -> str: ...
@@ -101,18 +131,16 @@ class InstagramOpsGateway(ABC):
     def thread_has_own_text(self, thread_id: str, text: str) -> bool: ...
 
     def comment_has_own_reply(self, media_pk: str, comment_pk: str, text: str) -> bool:
-        return any(
-            c.user_pk == self.user_pk and (c.replied_to == str(comment_pk) or c.text == text)
-            for c in self.comments(media_pk)
-        )
+        # our answers are threaded replies: they live under the comment, not in the top list
+        return any(c.user_pk == self.user_pk for c in self.replies_of(media_pk, comment_pk))
 
     @abstractmethod
     def publisher(self) -> PostPublisher: ...
 
 
-def _failed(account: str, operation: str, exc: Exception) -> InstagramCallFailed:
+def _failed(account: str, operation: str, exc: Exception, kind: str | None = None):
     detail = f"{type(exc).__name__}: {str(exc)[:300]}"
-    return InstagramCallFailed(account, operation, detail)
+    return InstagramCallFailed(account, operation, detail, kind or failure_kind(exc))
 
 
 class InstagrapiPublisher(PostPublisher):
@@ -125,71 +153,125 @@ class InstagrapiPublisher(PostPublisher):
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(image)
-            media = self.gateway._call(
-                "photo_upload", self.gateway.client.photo_upload, path, caption
-            )
+            media = self.gateway._call("photo_upload", "photo_upload", path, caption)
         finally:
             os.unlink(path)
         return PublishedPost(str(media.pk), "instagrapi")
 
     def find_post(self, caption: str) -> str | None:
-        medias = self.gateway._call(
-            "user_medias", self.gateway.client.user_medias_v1, int(self.gateway.user_pk), 20
+        # not user_medias_v1: it answers [] on 401/429, which would read as "not posted"
+        items = self.gateway._feed(20)
+        return next(
+            (
+                str(item["pk"])
+                for item in items
+                if ((item.get("caption") or {}).get("text") or "") == caption
+            ),
+            None,
         )
-        return next((str(m.pk) for m in medias if (m.caption_text or "") == caption), None)
+
+
+def _comment(media_pk: str, c) -> IgComment:
+    return IgComment(
+        str(c.pk),
+        str(media_pk),
+        str(c.user.pk),
+        c.user.username,
+        c.text,
+        str(c.replied_to_comment_id) if c.replied_to_comment_id else None,
+    )
 
 
 class InstagrapiGateway(InstagramOpsGateway):
-    def __init__(self, account: str, client, graph: GraphApiPublisher | None = None):
+    """instagrapi behind the lanes. ``relogin`` (when given) makes a fresh client from the stored
+    credentials; it is tried once per gateway when Instagram says the session is gone."""
+
+    def __init__(
+        self, account: str, client, graph: GraphApiPublisher | None = None, relogin=None
+    ):
         self.account = account
         self.client = client
         self.user_pk = str(client.user_id)
         self._graph = graph
+        self._relogin = relogin
+        self.relogged = False
 
-    def _call(self, operation: str, fn, *args, **kwargs):
+    def _call(self, operation: str, fn_name: str, *args, **kwargs):
+        """Call ``client.<fn_name>``; on an expired session re-login once and call again."""
         try:
-            return fn(*args, **kwargs)
+            return getattr(self.client, fn_name)(*args, **kwargs)
         except Exception as exc:  # instagrapi raises many unrelated types
+            failure = _failed(self.account, operation, exc)
+            if failure.kind != "login_required" or self._relogin is None or self.relogged:
+                raise failure from exc
+        self.relogged = True
+        try:
+            self.client = self._relogin(self.client)
+        except Exception as exc:
+            raise InstagramCallFailed(
+                self.account,
+                "relogin",
+                f"session expired and re-login with the stored credentials failed "
+                f"({type(exc).__name__}); fix the credentials, then run "
+                f"`lomba accounts login {self.account}`",
+                "relogin_failed",
+            ) from exc
+        try:
+            return getattr(self.client, fn_name)(*args, **kwargs)
+        except Exception as exc:
             raise _failed(self.account, operation, exc) from exc
 
-    def recent_media(self, limit: int = 12) -> list[MediaSummary]:
+    def _feed(self, count: int) -> list[dict]:
         # private_request surfaces 401/429 instead of user_medias_v1's silent empty list
         result = self._call(
-            "feed",
-            self.client.private_request,
-            f"feed/user/{self.user_pk}/",
-            params={"count": limit},
+            "feed", "private_request", f"feed/user/{self.user_pk}/", params={"count": count}
         )
+        return result.get("items", [])[:count]
+
+    def recent_media(self, limit: int = 12) -> list[MediaSummary]:
         return [
             MediaSummary(
                 str(item["pk"]),
                 int(item.get("comment_count") or 0),
                 ((item.get("caption") or {}).get("text") or ""),
             )
-            for item in result.get("items", [])[:limit]
+            for item in self._feed(limit)
         ]
 
-    def comments(self, media_pk: str) -> list[IgComment]:
-        # one chunk: media_comments_v1 loops until an empty page (see notes A4)
-        found, _min, _max = self._call(
-            "comments", self.client.media_comments_v1_chunk, str(media_pk)
-        )
-        return [
-            IgComment(
-                str(c.pk),
-                str(media_pk),
-                str(c.user.pk),
-                c.user.username,
-                c.text,
-                str(c.replied_to_comment_id) if c.replied_to_comment_id else None,
+    def comments(self, media_pk: str, newer_than: str | None = None) -> list[IgComment]:
+        # page by page (media_comments_v1 ignores has_more_comments and loops on an empty
+        # cursor, see notes A4), newest page first, until the last comment already seen
+        found: dict[str, IgComment] = {}
+        max_id = ""
+        for _page in range(MAX_COMMENT_PAGES):
+            chunk, _min_id, max_id = self._call(
+                "comments", "media_comments_v1_chunk", str(media_pk), "", max_id
             )
-            for c in found
-        ]
+            for c in chunk:
+                found[str(c.pk)] = _comment(media_pk, c)
+            reached = newer_than is not None and any(
+                int(c.pk) <= int(newer_than) for c in chunk
+            )
+            more = (self.client.last_json or {}).get("has_more_comments")
+            if reached or not chunk or not more or not max_id:
+                break
+        fresh = [c for c in found.values() if newer_than is None or int(c.pk) > int(newer_than)]
+        return sorted(fresh, key=lambda c: int(c.pk))
+
+    def replies_of(self, media_pk: str, comment_pk: str) -> list[IgComment]:
+        replies, _cursor = self._call(
+            "replies",
+            "media_comment_replies_chunk",
+            f"{media_pk}_{self.user_pk}",  # the full id: no media_info lookup
+            str(comment_pk),
+            200,
+        )
+        return [_comment(media_pk, c) for c in replies]
 
     def reply_to_comment(self, media_pk: str, comment_pk: str, text: str) -> str:
         comment = self._call(
             "reply",
-            self.client.media_comment,
+            "media_comment",
             f"{media_pk}_{self.user_pk}",
             text,
             replied_to_comment_id=int(comment_pk),
@@ -197,7 +279,7 @@ class InstagrapiGateway(InstagramOpsGateway):
         return str(comment.pk)
 
     def unread_messages(self) -> list[IgMessage]:
-        threads = self._call("inbox", self.client.direct_threads, 20, selected_filter="unread")
+        threads = self._call("inbox", "direct_threads", 20, selected_filter="unread")
         out = []
         for thread in threads:
             theirs = [m for m in thread.messages if str(m.user_id) != self.user_pk]
@@ -213,11 +295,11 @@ class InstagrapiGateway(InstagramOpsGateway):
         return out
 
     def send_dm(self, thread_id: str, text: str) -> str:
-        message = self._call("dm", self.client.direct_send, text, thread_ids=[int(thread_id)])
+        message = self._call("dm", "direct_send", text, thread_ids=[int(thread_id)])
         return str(message.id)
 
     def thread_has_own_text(self, thread_id: str, text: str) -> bool:
-        messages = self._call("thread", self.client.direct_messages, int(thread_id), 20)
+        messages = self._call("thread", "direct_messages", int(thread_id), 20)
         return any(str(m.user_id) == self.user_pk and (m.text or "") == text for m in messages)
 
     def publisher(self) -> PostPublisher:
@@ -333,6 +415,11 @@ class InstagramOpsResource(dg.ConfigurableResource):
             client = sessions.client_for(username, creds)
         except Exception as exc:
             raise _failed(account, "login", exc) from exc
+
+        def relogin(previous):
+            if not (creds.password or creds.sessionid):
+                raise RuntimeError("no stored credentials to log in with")
+            return sessions.login(username, creds, previous=previous)
         graph = None
         if credentials.get("graph_access_token") and credentials.get("graph_user_id"):
             graph = GraphApiPublisher(
@@ -342,4 +429,4 @@ class InstagramOpsResource(dg.ConfigurableResource):
                 credentials["graph_access_token"],
                 poll_seconds=self.graph_poll_seconds,
             )
-        return InstagrapiGateway(account, client, graph)
+        return InstagrapiGateway(account, client, graph, relogin=relogin)

@@ -6,14 +6,31 @@ publisher talks to ``fake.url + "/graph"``. The caller is identified like Instag
 visible afterwards: a reply posted shows up in the media's comments, a DM in the thread, a post in
 the account's feed — which is what crash reconciliation checks.
 
-Controls: ``set_down(user_pk, status)`` makes every call of one account fail; ``hang_after(path)``
-applies a write and then hangs (the process "crashes" between sending and recording);
-``fail_next``/``latency_seconds`` from ``HttpFake``.
+As strict as instagrapi 3.2.2 and the private API it talks to (read from the installed
+``instagrapi/mixins/comment.py``, ``direct.py``, ``private.py``):
+
+- comments are paged newest page first (``comment_page_size``); ``has_more_comments`` and
+  ``next_max_id`` (an opaque server cursor) lead to older pages; only top-level comments are
+  listed (``can_support_threading``), a threaded reply shows up under its parent
+  (``inline_child_comments``, ``child_comment_count``) and raises the media's ``comment_count``;
+  a deleted comment lowers it;
+- the DM inbox is paged by ``oldest_cursor``/``has_older`` (``inbox_page_size``);
+- sessions are checked: a revoked session id (``expire_session``) gets 403 ``login_required`` on
+  every endpoint, also on the ``users/<pk>/info/`` check of ``login_by_sessionid``;
+- ``inject(kind, times, path=..., account=...)`` answers ANY endpoint (or those whose path
+  contains ``path``, of one account or all) with the real error reply for N calls: ``401``,
+  ``429``, ``please_wait``, ``rate_limit``, ``login_required``, ``challenge_required``,
+  ``feedback_required``, ``masked_challenge`` (bare 404 "Not Found").
+
+Other controls: ``set_down(user_pk, status)`` makes every call of one account fail;
+``hang_after(path)`` applies a write and then hangs (the process "crashes" between sending and
+recording); ``fail_next``/``latency_seconds`` from ``HttpFake``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import threading
@@ -21,9 +38,59 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-from lomba_pipeline_tests.fakes.http_fake import HttpFake, route
+from lomba_pipeline_tests.fakes.http_fake import Call, HttpFake, route
+
+# the replies the private API sends, as instagrapi's _send_private_request maps them
+ERRORS: dict[str, tuple[int, dict | bytes]] = {
+    "401": (401, {"message": "Unauthorized", "status": "fail"}),
+    "429": (429, {"message": "rate limited", "status": "fail"}),
+    "please_wait": (
+        401,
+        {"message": "Please wait a few minutes before you try again.", "status": "fail"},
+    ),
+    "rate_limit": (400, {"message": "", "error_type": "rate_limit_error", "status": "fail"}),
+    "login_required": (
+        403,
+        {"message": "login_required", "logout_reason": 2, "status": "fail"},
+    ),
+    "challenge_required": (
+        400,
+        {
+            "message": "challenge_required",
+            "challenge": {
+                "url": "https://i.instagram.com/challenge/1/AbCd/",
+                "api_path": "/challenge/1/AbCd/",
+                "hide_webview_header": True,
+                "lock": True,
+                "logout": False,
+                "native_flow": True,
+            },
+            "status": "fail",
+        },
+    ),
+    "feedback_required": (
+        400,
+        {
+            "message": "feedback_required",
+            "spam": True,
+            "feedback_title": "Try Again Later",
+            "feedback_message": "We restrict certain activity to protect our community.",
+            "feedback_url": "repute/report_problem/scraping/",
+            "status": "fail",
+        },
+    ),
+    "masked_challenge": (404, b"Not Found"),
+}
+
+
+@dataclass
+class Injection:
+    kind: str
+    times: int
+    path: str = ""
+    account: str | None = None
 
 
 @dataclass
@@ -81,6 +148,10 @@ class FakeIgOps(HttpFake):
         self.containers: dict[str, dict] = {}
         self.down: dict[str, int] = {}
         self.hang: dict[str, float] = {}
+        self.injections: list[Injection] = []
+        self.revoked_sessions: set[str] = set()
+        self.comment_page_size = 20  # instagrapi's default page on the comments endpoint
+        self.inbox_page_size = 20  # the inbox's ``limit`` parameter
         self._ids = itertools.count(1000)
         self._state = threading.Lock()
 
@@ -127,6 +198,35 @@ class FakeIgOps(HttpFake):
             )
         return thread.thread_id
 
+    def delete_comment(self, comment_pk: str) -> None:
+        """The author (or the account) deleted a comment: it and its replies are gone."""
+        with self._state:
+            for media in self.media.values():
+                media.comments = [
+                    c
+                    for c in media.comments
+                    if c.pk != str(comment_pk) and c.replied_to != str(comment_pk)
+                ]
+
+    def inject(self, kind: str, times: int = 1, *, path: str = "", account=None) -> None:
+        """The next ``times`` calls (whose path contains ``path``, of ``account`` or anyone)
+        get Instagram's ``kind`` error reply (see ``ERRORS``)."""
+        if kind not in ERRORS:
+            raise ValueError(f"unknown injection {kind!r}; one of {sorted(ERRORS)}")
+        with self._state:
+            self.injections.append(
+                Injection(kind, times, path, str(account) if account is not None else None)
+            )
+
+    def expire_session(self, user_pk) -> None:
+        """Instagram logged the account out: every session id it used so far is refused."""
+        with self._state:
+            for call in self.calls:
+                if call.headers.get("ig-u-ds-user-id") == str(user_pk):
+                    sid = _sessionid(call.headers)
+                    if sid:
+                        self.revoked_sessions.add(sid)
+
     def set_down(self, user_pk, status: int | None = 500) -> None:
         if status is None:
             self.down.pop(str(user_pk), None)
@@ -144,6 +244,9 @@ class FakeIgOps(HttpFake):
         super().stop()
 
     # -- inspection --------------------------------------------------------------------------
+    def top_level(self, media_pk: str) -> list[FakeComment]:
+        return [c for c in self.media[media_pk].comments if not c.replied_to]
+
     def replies_to(self, comment_pk: str) -> list[FakeComment]:
         return [
             c for m in self.media.values() for c in m.comments if c.replied_to == str(comment_pk)
@@ -159,10 +262,43 @@ class FakeIgOps(HttpFake):
     # -- plumbing ----------------------------------------------------------------------------
     async def _dispatch(self, request):
         caller = request.headers.get("ig-u-ds-user-id")
+        path = request.url.path
         if caller in self.down:
             status = self.down[caller]
             return JSONResponse({"message": "injected outage", "status": "fail"}, status)
+        if path.startswith("/api/"):
+            injected = self._take_injection(path, caller)
+            if injected is None and _sessionid(request.headers) in self.revoked_sessions:
+                injected = "login_required"
+            if injected is not None:
+                # recorded like any call: tests count what the pipeline asked
+                await self._record(request)
+                status, body = ERRORS[injected]
+                if isinstance(body, bytes):
+                    return Response(body, status_code=status, media_type="text/html")
+                return JSONResponse(body, status)
         return await super()._dispatch(request)
+
+    async def _record(self, request) -> None:
+        call = Call(
+            request.method,
+            request.url.path,
+            dict(request.query_params),
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.body(),
+        )
+        with self._lock:
+            self.calls.append(call)
+
+    def _take_injection(self, path: str, caller: str | None) -> str | None:
+        with self._state:
+            for inj in self.injections:
+                if inj.path in path and inj.account in (None, caller):
+                    inj.times -= 1
+                    if inj.times <= 0:
+                        self.injections.remove(inj)
+                    return inj.kind
+        return None
 
     async def _maybe_hang(self, path: str) -> None:
         for fragment, seconds in list(self.hang.items()):
@@ -213,7 +349,7 @@ class FakeIgOps(HttpFake):
             },
         }
 
-    def _comment(self, c: FakeComment) -> dict:
+    def _comment(self, c: FakeComment, *, with_children: bool = False) -> dict:
         body = {
             "pk": c.pk,
             "text": c.text,
@@ -226,6 +362,12 @@ class FakeIgOps(HttpFake):
         }
         if c.replied_to:
             body["replied_to_comment_id"] = c.replied_to
+            body["parent_comment_id"] = c.replied_to
+        if with_children:
+            children = self.replies_to(c.pk)
+            body["child_comment_count"] = len(children)
+            body["preview_child_comments"] = [self._comment(r) for r in children[-2:]]
+            body["has_more_head_child_comments"] = len(children) > 2
         return body
 
     def _thread_json(self, t: FakeThread) -> dict:
@@ -278,15 +420,51 @@ class FakeIgOps(HttpFake):
         items.reverse()  # newest first
         return 200, {"items": items, "more_available": False, "status": "ok"}
 
-    @route("GET", r"/api/v1/media/(\d+)/comments/")
+    @route("GET", r"/api/v1/media/(\d+)(?:_\d+)?/comments/")
     def comments(self, call, media_pk):
+        """Top-level comments, newest page first; ``next_max_id`` leads to older ones."""
         media = self.media.get(media_pk)
         if media is None:
-            return 404, {"message": "Media not found", "status": "fail"}
+            return 400, {"message": "Media not found or unavailable", "status": "fail"}
+        with self._state:
+            top = sorted(self.top_level(media_pk), key=lambda c: int(c.pk), reverse=True)
+            cursor = call.query.get("max_id")
+            if cursor:
+                below = int(json.loads(cursor)["server_cursor"])
+                top = [c for c in top if int(c.pk) < below]
+            page = top[: self.comment_page_size]
+            more = len(top) > len(page)
+            body = {
+                "caption": None,
+                "caption_is_edited": False,
+                "can_view_more_preview_comments": False,
+                "comment_count": len(media.comments),
+                # a page is shown oldest first, as in the app
+                "comments": [self._comment(c, with_children=True) for c in reversed(page)],
+                "has_more_comments": more,
+                "has_more_headload_comments": False,
+                "status": "ok",
+            }
+        if more:
+            body["next_max_id"] = json.dumps(
+                {"server_cursor": page[-1].pk, "is_server_cursor_inverse": False}
+            )
+        return 200, body
+
+    @route("GET", r"/api/v1/media/(\d+)(?:_\d+)?/comments/(\d+)/inline_child_comments/")
+    def child_comments(self, call, media_pk, comment_pk):
+        media = self.media.get(media_pk)
+        if media is None:
+            return 400, {"message": "Media not found or unavailable", "status": "fail"}
+        if not any(c.pk == comment_pk for c in media.comments):
+            return 400, {"message": "Comment not found", "status": "fail"}
+        children = self.replies_to(comment_pk)
         return 200, {
-            "comments": [self._comment(c) for c in media.comments],
-            "comment_count": len(media.comments),
-            "has_more_comments": False,
+            "child_comments": [self._comment(c) for c in children],
+            "child_comment_count": len(children),
+            "has_more_head_child_comments": False,
+            "has_more_tail_child_comments": False,
+            "next_min_child_cursor": None,
             "status": "ok",
         }
 
@@ -294,6 +472,8 @@ class FakeIgOps(HttpFake):
     async def comment(self, call, media_pk, _owner):
         data = _signed_body(call)
         caller = self._caller(call)
+        if media_pk not in self.media:
+            return 400, {"message": "Media not found or unavailable", "status": "fail"}
         with self._state:
             reply = FakeComment(
                 self._next("1800000000"),
@@ -309,18 +489,28 @@ class FakeIgOps(HttpFake):
 
     @route("GET", r"/api/v1/direct_v2/inbox/")
     def inbox(self, call):
+        """Threads by last activity, newest first, ``limit`` per page; ``oldest_cursor`` (and
+        ``has_older``) lead to the next page, as ``direct_threads_chunk`` reads them."""
         caller = self._caller(call)
-        threads = [t for t in self.threads.values() if t.owner_pk == caller]
-        if call.query.get("selected_filter") == "unread":
-            threads = [t for t in threads if t.items and t.items[-1].user_pk != caller]
-        return 200, {
-            "inbox": {
-                "threads": [self._thread_json(t) for t in threads],
-                "has_older": False,
-                "oldest_cursor": None,
-            },
-            "status": "ok",
-        }
+        with self._state:
+            threads = [t for t in self.threads.values() if t.owner_pk == caller and t.items]
+            if call.query.get("selected_filter") == "unread":
+                threads = [t for t in threads if t.items[-1].user_pk != caller]
+            threads.sort(key=lambda t: (t.items[-1].ts, t.thread_id), reverse=True)
+            cursor = call.query.get("cursor")
+            if cursor:
+                ts, tid = cursor.split(":")
+                threads = [t for t in threads if (t.items[-1].ts, t.thread_id) < (int(ts), tid)]
+            limit = min(int(call.query.get("limit") or 20), self.inbox_page_size)
+            page = threads[:limit]
+            older = len(threads) > len(page)
+            body = {
+                "threads": [self._thread_json(t) for t in page],
+                "has_older": older,
+                "oldest_cursor": f"{page[-1].items[-1].ts}:{page[-1].thread_id}" if older else None,
+                "unseen_count": len(threads),
+            }
+        return 200, {"inbox": body, "status": "ok"}
 
     @route("GET", r"/api/v1/direct_v2/threads/(\d+)/")
     def thread_detail(self, call, thread_id):
@@ -418,6 +608,18 @@ class FakeIgOps(HttpFake):
                 if m.owner_pk == user_pk
             ]
         }
+
+
+def _sessionid(headers) -> str | None:
+    """The session id inside instagrapi's ``Authorization: Bearer IGT:2:<base64 json>``."""
+    auth = headers.get("authorization") or ""
+    if not auth.startswith("Bearer IGT:2:"):
+        return None
+    try:
+        data = json.loads(base64.b64decode(auth.split(":", 2)[2]))
+    except ValueError:
+        return None
+    return data.get("sessionid")
 
 
 def form_of(call) -> dict:

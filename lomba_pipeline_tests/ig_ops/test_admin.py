@@ -132,8 +132,8 @@ def test_a_morning_in_the_browser(page, admin_server, world, fake, day, reviewer
     assert account_row(page, "ig_002")["pending"] == "1"
     assert account_row(page, "ig_003")["post"] == "Belum (menunggu persetujuan)"
     cooling = account_row(page, "ig_004")
-    # 3 consecutive failures at 10:00 WIB pause the account for 30 minutes (the spec)
-    assert cooling["state"] == "Jeda sampai 10:30 WIB\nsetelah 3 kegagalan berturut-turut"
+    # 3 consecutive failures at 10:00 WIB pause the account for 15 minutes (the spec)
+    assert cooling["state"] == "Jeda sampai 10:15 WIB\nsetelah 3 kegagalan berturut-turut"
     assert cooling["failures"] == "3" and cooling["post"] == "Belum"
     assert "feed failed: ClientError: injected outage" in page.inner_text("#account-ig_004")
     assert "AbCdEfGhIjKlMnOp" not in page.content()  # the accounts' session ids stay secret

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 from lomba_pipeline.cli import main
 from lomba_pipeline.ig_ops.compose import compose
 from lomba_pipeline.ig_ops.spec import LaneSpec, ReplyRule
+from lomba_pipeline.ig_ops.store import list_pending_approvals
 from lomba_pipeline.settings import get_settings
 from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
 
@@ -70,7 +71,11 @@ def test_approvals_cli_approve_sends_on_next_tick_reject_never(world, fake):
     assert fake.sent_in(t1) == [] and fake.sent_in(t2) == []
     listing = lomba("approvals", "list")
     assert listing.count("dm_sensitive_word") == 2
-    ids = [int(line.split()[0].lstrip("#")) for line in listing.splitlines()]
+    with world.postgres.connection() as conn:
+        # the inbox lists the newest thread first: find each approval by its thread
+        by_thread = {a["target"]["thread_id"]: a["id"] for a in list_pending_approvals(conn)}
+    ids = [by_thread[t1], by_thread[t2]]
+    assert sorted(ids) == sorted(int(line.split()[0].lstrip("#")) for line in listing.splitlines())
     assert "approved" in lomba("approvals", "approve", str(ids[0]))
     assert "rejected" in lomba("approvals", "reject", str(ids[1]))
     again = CliRunner().invoke(main, ["approvals", "approve", str(ids[1])])
@@ -95,9 +100,9 @@ def test_accounts_import_and_login_keep_secrets_encrypted(fake, postgres, tmp_pa
     (tmp_path / "c").mkdir()
     (tmp_path / "accounts.yaml").write_text(
         "accounts:\n  - id: ig_003\n    username: op.three\n    content_dir: c\n"
-        "    credentials: {sessionid_env: MY_IG_SID, password_env: MY_IG_PW}\n"
+        "    credentials: {sessionid_env: LOMBA_IG_MY_SID, password_env: LOMBA_IG_MY_PW}\n"
     )
-    monkeypatch.setenv("MY_IG_SID", sessionid)
+    monkeypatch.setenv("LOMBA_IG_MY_SID", sessionid)
     monkeypatch.setenv("LOMBA_IG_API_BASE_URL", fake.url)
     monkeypatch.setenv("LOMBA_IG_REQUEST_DELAY_SECONDS", "0")
     get_settings.cache_clear()
@@ -117,7 +122,7 @@ def test_accounts_import_and_login_keep_secrets_encrypted(fake, postgres, tmp_pa
         (session,) = cur.fetchone()
         cur.execute("SELECT data::text FROM events")
         events = " ".join(r[0] for r in cur.fetchall())
-    assert "MY_IG_SID" in env_names
+    assert "LOMBA_IG_MY_SID" in env_names
     for blob in (bytes(token), bytes(session), events.encode()):
         assert b"ZzYyXxWwVvUuTtSs" not in blob
     bad = CliRunner().invoke(main, ["accounts", "login", "ig_404"])

@@ -85,13 +85,13 @@ def test_graph_api_publisher_container_poll_publish(world, fake, postgres, setti
 
     text = (world.root / "accounts.yaml").read_text()
     text = text.replace(
-        "sessionid_env: TEST_IG_IG_001_SESSIONID",
-        "sessionid_env: TEST_IG_IG_001_SESSIONID\n    graph_access_token_env: TEST_G_TOKEN"
-        "\n    graph_user_id_env: TEST_G_UID",
+        "sessionid_env: LOMBA_IG_TEST_IG_001_SESSIONID",
+        "sessionid_env: LOMBA_IG_TEST_IG_001_SESSIONID\n    graph_access_token_env: LOMBA_IG_TEST_G_TOKEN"
+        "\n    graph_user_id_env: LOMBA_IG_TEST_G_UID",
     )
     (world.root / "accounts.yaml").write_text(text)
-    monkeypatch.setenv("TEST_G_TOKEN", "EAAG-secret-token")
-    monkeypatch.setenv("TEST_G_UID", uid("ig_001"))
+    monkeypatch.setenv("LOMBA_IG_TEST_G_TOKEN", "EAAG-secret-token")
+    monkeypatch.setenv("LOMBA_IG_TEST_G_UID", uid("ig_001"))
     with postgres.connection() as conn:
         import_accounts(conn, secret_box_from_settings(settings), world.root / "accounts.yaml")
     assert world.run_post("ig_001", wib("2026-11-20 08:00")).success

@@ -36,6 +36,14 @@ def wib(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=WIB)
 
 
+def spec_for_tests(text: str | None = None) -> str:
+    """The project's spec (or ``text``) without the pause between actions: the clock is frozen
+    in tests and the pause would only be a real sleep."""
+    return (text or SPEC_FILE.read_text()).replace(
+        "min_seconds_between_actions: 2", "min_seconds_between_actions: 0"
+    )
+
+
 @dataclass
 class World:
     fake: object
@@ -113,7 +121,7 @@ def build_world(
     for account in accounts:
         fake.add_user(uid(account), f"op.{account}")
         write_demo_content(content, account, posts_per_account)
-        env = f"TEST_IG_{account.upper()}_SESSIONID"
+        env = f"LOMBA_IG_TEST_{account.upper()}_SESSIONID"
         monkeypatch.setenv(env, f"{uid(account)}%3AAbCdEfGhIjKlMnOp{account}%3A12%3AAYfake")
         entries.append(
             {
@@ -129,7 +137,7 @@ def build_world(
     with postgres.connection() as conn:
         import_accounts(conn, secret_box_from_settings(settings), accounts_file, actor="test")
         apply_spec(
-            conn, parse_spec(spec_text or SPEC_FILE.read_text()), actor="test", source="test"
+            conn, parse_spec(spec_for_tests(spec_text)), actor="test", source="test"
         )
     world = World(fake, postgres, object_store, root, accounts=accounts)
     for account in accounts:
