@@ -43,6 +43,8 @@ def test_the_tick_launches_the_web_run_and_one_tagged_run_per_profile():
     for request, profile in zip(ig, profiles, strict=True):
         assert request.partition_key == f"{profile}|2026-11-05-06:00"
         assert request.tags["ig/account"] == f"profile:{profile}"
+        # the gateway's 10 attempts are all: no run retry on top of them
+        assert request.tags["dagster/retry_on_asset_or_op_failure"] == "false"
     skipped, message = evaluate(ig_schedule, InstagramReader())
     assert not skipped and "not configured" in message
     assert location.resolve_schedule_def("catalog_web_schedule").cron_schedule == "0 */6 * * *"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 
-from lomba_pipeline.admin.app import (
+from lomba_pipeline.admin.auth import User
+from lomba_pipeline.admin.web import (
     add_pages,
     csrf_protected,
     current_user,
@@ -20,7 +21,6 @@ from lomba_pipeline.admin.app import (
     redirect,
     render,
 )
-from lomba_pipeline.admin.auth import User
 from lomba_pipeline.ig_ops.clock import JAKARTA, IgClock, jakarta_day
 from lomba_pipeline.ig_ops.overview import (
     accounts_overview,

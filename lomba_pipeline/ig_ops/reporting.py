@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from lomba_pipeline.admin_group_notice import send_daily_text_once
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.report import (
     COLUMNS,
@@ -15,16 +15,10 @@ from lomba_pipeline.ig_ops.report import (
     missing_posts,
     summary_text,
 )
-from lomba_pipeline.ig_ops.report_delivery import send_report_to_admin_group
-from lomba_pipeline.partitions import PARTITIONS_START, TIMEZONE
+from lomba_pipeline.partitions import daily_report_schedule
+from lomba_pipeline.partitions import daily_reports as daily
 from lomba_pipeline.resources.postgres import PostgresResource
-from lomba_pipeline.resources.whatsapp import WhatsAppGateway
-from lomba_pipeline.settings import get_settings
-
-# end_offset=1: today's partition exists before midnight, so the 21:00 run can report the day
-daily = dg.DailyPartitionsDefinition(
-    start_date=PARTITIONS_START[:10], timezone=TIMEZONE, end_offset=1
-)
+from lomba_pipeline.resources.whatsapp import WhatsAppGateway, WhatsAppTargets
 
 _SCHEMA = dg.TableSchema(
     columns=[
@@ -40,15 +34,20 @@ _SCHEMA = dg.TableSchema(
     description="Per-account posts, replies, DMs, successes and failures of one day.",
 )
 def nightly_ig_report(
-    context, postgres: PostgresResource, ig_clock: IgClock, whatsapp: WhatsAppGateway
+    context,
+    postgres: PostgresResource,
+    ig_clock: IgClock,
+    whatsapp: WhatsAppGateway,
+    whatsapp_targets: WhatsAppTargets,
 ) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
     with postgres.connection() as conn:
         rows, errors = daily_numbers(conn, day, ig_clock.now())
         text = summary_text(conn, day, ig_clock.now())
     missing = missing_posts(rows)
-    delivery = send_report_to_admin_group(
-        postgres, whatsapp, get_settings().whatsapp_admin_group_id, day.isoformat(), text
+    delivery = send_daily_text_once(
+        postgres, whatsapp, whatsapp_targets.whatsapp_admin_group_id, "ig_report",
+        day.isoformat(), text,
     )
     context.log.info(f"nightly report {day}: WhatsApp admin group: {delivery}")
     return dg.MaterializeResult(
@@ -103,13 +102,6 @@ ig_report_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(
-    cron_schedule="0 21 * * *",
-    job=ig_report_job,
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+ig_nightly_report_schedule = daily_report_schedule(
+    ig_report_job, "ig_nightly_report_schedule", "ig_report"
 )
-def ig_nightly_report_schedule(context: dg.ScheduleEvaluationContext):
-    """21:00 WIB: the report of the day that is ending."""
-    day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d")
-    return dg.RunRequest(partition_key=day, run_key=f"ig_report:{day}")

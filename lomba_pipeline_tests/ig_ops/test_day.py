@@ -190,29 +190,23 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
     assert all(len(fake.replies_to(c.pk)) <= 1 for m in fake.media.values() for c in m.comments)
 
 
-def test_nightly_report_goes_to_the_admin_whatsapp_group_once(world, monkeypatch):
+def test_nightly_report_goes_to_the_admin_whatsapp_group_once(world):
     """The 21:00 summary reaches the admin group; a re-run of the same day sends nothing more."""
     from lomba_pipeline.resources.whatsapp import WhatsAppGateway
-    from lomba_pipeline.settings import get_settings
     from lomba_pipeline_tests.fakes.waha import FakeWaha
 
     admin_group = "120363000000000001@g.us"
-    monkeypatch.setenv("LOMBA_WA_ADMIN_GROUP_ID", admin_group)
-    get_settings.cache_clear()
+    world.admin_group = admin_group
     tick = wib("2026-11-20 21:00")
-    try:
-        with FakeWaha(api_key="waha-key") as waha:
-            world.whatsapp = WhatsAppGateway(base_url=waha.url, api_key="waha-key")
-            report_defs = dg.Definitions(
-                assets=[nightly_ig_report], jobs=[ig_report_job], resources=world.resources(tick)
-            )
-            job = report_defs.resolve_job_def("ig_report_job")
-            first = job.execute_in_process(partition_key="2026-11-20")
-            again = job.execute_in_process(partition_key="2026-11-20")
-            sent = waha.calls_to("/api/sendText")
-    finally:
-        monkeypatch.delenv("LOMBA_WA_ADMIN_GROUP_ID")
-        get_settings.cache_clear()
+    with FakeWaha(api_key="waha-key") as waha:
+        world.whatsapp = WhatsAppGateway(base_url=waha.url, api_key="waha-key")
+        report_defs = dg.Definitions(
+            assets=[nightly_ig_report], jobs=[ig_report_job], resources=world.resources(tick)
+        )
+        job = report_defs.resolve_job_def("ig_report_job")
+        first = job.execute_in_process(partition_key="2026-11-20")
+        again = job.execute_in_process(partition_key="2026-11-20")
+        sent = waha.calls_to("/api/sendText")
     assert first.success and again.success
     assert len(sent) == 1
     body = sent[0].json()

@@ -19,7 +19,7 @@ from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
-from lomba_pipeline.resources.whatsapp import WhatsAppGateway
+from lomba_pipeline.resources.whatsapp import WhatsAppGateway, WhatsAppTargets
 from lomba_pipeline.secrets_box import secret_box_from_settings
 from lomba_pipeline.settings import PROJECT_ROOT
 
@@ -54,6 +54,7 @@ class World:
     accounts: list[str] = field(default_factory=lambda: list(OPERATED_ACCOUNTS))
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
     whatsapp: WhatsAppGateway = field(default_factory=WhatsAppGateway)  # off unless a test sets it
+    admin_group: str | None = None  # where the nightly report goes (a test sets it)
 
     def resources(self, now: datetime) -> dict:
         return {
@@ -68,6 +69,7 @@ class World:
             ),
             "ig_clock": IgClock(frozen_at=now.isoformat()),
             "whatsapp": self.whatsapp,
+            "whatsapp_targets": WhatsAppTargets(whatsapp_admin_group_id=self.admin_group),
         }
 
     def run_reply(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:

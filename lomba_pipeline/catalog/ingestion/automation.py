@@ -23,7 +23,10 @@ manual_link_job = dg.define_asset_job("manual_link_job", selection=[manual_link_
 
 def ig_run_tags(profile: str) -> dict[str, str]:
     # dagster.yaml limits ig/account to one run per value: one run per profile at a time
-    return {"ig/account": f"profile:{profile}", "lomba/source": "ig"}
+    # "at most 10 attempts" is the gateway's own count: a failed run is not run again on top
+    # (dagster.yaml's run_retries would otherwise double it)
+    return {"ig/account": f"profile:{profile}", "lomba/source": "ig",
+            "dagster/retry_on_asset_or_op_failure": "false"}
 
 
 # Dagster schedules target one job, and the web and IG assets have different partition sets, so
