@@ -107,7 +107,7 @@ class Suite:
             "instagram": {"profiles": []},
         }))
         self._write_ig_accounts()
-        self.windows: dict[str, tuple[float, float]] = {}
+        self.spans: dict[str, float] = {}
         self.served: set[str] = set()
 
     def close(self) -> None:
@@ -127,6 +127,7 @@ class Suite:
             "ZHIPUAI_API_KEY": "chaos-zhipu-key",
             "LOMBA_ZHIPU_BASE_URL": self.ai.zhipu_base_url,
             "LOMBA_AI_CONCURRENCY": "2",
+            "LOMBA_AI_REQUESTS_PER_MINUTE": "300",
         })
 
     def lomba_run(self, app_url: str, bucket: str) -> Child:
@@ -164,14 +165,20 @@ class Suite:
         self.accounts_file.write_text(yaml.safe_dump({"accounts": entries}))
 
     def ig_database(self) -> str:
-        """A fresh migrated database with the operated accounts and the active lane spec."""
+        """A fresh database with the operated accounts and the active lane spec (a copy of one
+        prepared once: migrated, accounts imported, spec applied, nobody logged in yet)."""
+        if not getattr(self, "ig_template", None):
+            self.ig_template = dbname(self._prepare_ig_database())
+        return self.pg.new_database("chaos_app", self.ig_template)
+
+    def _prepare_ig_database(self) -> str:
         from lomba_pipeline.ig_ops.accounts import import_accounts
         from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
         from lomba_pipeline.resources.postgres import PostgresResource
         from lomba_pipeline.secrets_box import secret_box_from_settings
         from lomba_pipeline.settings import get_settings
 
-        url = self.pg.new_database("chaos_app")
+        url = self.pg.new_database("chaos_igtpl")
         pg = PostgresResource(database_url=url)
         pg.migrate()
         with pg.connection() as conn:
@@ -194,7 +201,7 @@ class Suite:
 
     # -- clean runs: phase spans, and proof the checks pass without faults -------------------------
     def baseline(self) -> None:
-        app, bucket = self.pg.new_database("chaos_tpl"), self.r2.new_bucket()
+        app, bucket = self.empty_database(), self.r2.new_bucket()
         child = self.lomba_run(app, bucket)
         if child.finish() != 0:
             raise SystemExit("clean `lomba run` failed:\n" + child.output())
@@ -207,9 +214,9 @@ class Suite:
                 t["poster"] = at - anchor
             elif line.startswith("extraction (") and not t["extract"]:
                 t["extract"] = at - anchor
-        self.windows = {"scrape": (0.0, t["raw"]), "poster": (t["raw"], t["poster"]),
-                        "extraction": (t["poster"], t["extract"]),
-                        "pg_restart": (0.0, t["extract"]), "store_down": (t["raw"], t["poster"])}
+        self.spans = {"scrape": t["raw"], "poster": t["poster"] - t["raw"],
+                      "extraction": t["extract"] - t["poster"], "pg_restart": t["extract"],
+                      "store_down": 0.7 * (t["poster"] - t["raw"])}
         self.served = {r[0] for r in checks._rows(app, "SELECT canonical_url FROM raw_items")}
         clean = checks.catalog(app, self.r2.keys(bucket), self.served)
         print(f"clean lomba run: {child.proc.returncode=} {len(self.served)} items, "
@@ -252,30 +259,51 @@ class Suite:
     def _sleep_until(self, child: Child, at: float) -> None:
         time.sleep(max(0.0, child.started + at - time.monotonic()))
 
+    def empty_database(self) -> str:
+        """A fresh application database: a copy of an empty, migrated one."""
+        if not getattr(self, "empty_template", None):
+            from lomba_pipeline.resources.postgres import PostgresResource, close_all_pools
+
+            url = self.pg.new_database("chaos_empty")
+            PostgresResource(database_url=url).migrate()
+            close_all_pools()
+            self.empty_template = dbname(url)
+        return self.pg.new_database("chaos_app", self.empty_template)
+
+    def fault_moment(self, child: Child, kind: str) -> tuple[float, float | None]:
+        """(offset, anchor): the phase's start as this run shows it, plus a random offset
+        drawn uniformly over the phase's span in the clean run."""
+        span = self.spans[kind]
+        offset = self.rng.uniform(0.0, span)
+        if kind in {"scrape", "pg_restart"}:
+            anchor = child.wait_for("catalog pass over")
+        elif kind in {"poster", "store_down"}:
+            anchor = child.wait_for("→ DB insert raw_items")
+        else:  # extraction starts once every poster is stored
+            anchor = child.wait_for(" poster ", count=self.args.listings)
+        return offset, anchor
+
     def catalog_trial(self, kind: str) -> Trial:
-        app, bucket = self.pg.new_database("chaos_app"), self.r2.new_bucket()
+        app, bucket = self.empty_database(), self.r2.new_bucket()
         child = self.lomba_run(app, bucket)
-        anchor = child.wait_for("catalog pass over")
-        lo, hi = self.windows[kind]
-        offset = self.rng.uniform(lo, hi)
+        offset, anchor = self.fault_moment(child, kind)
         notes = []
         if anchor is None:
-            notes.append("child exited before the pass started")
+            notes.append("run ended before the phase began")
         else:
             self._sleep_until(child, anchor + offset)
         if kind == "pg_restart":
-            down = self.rng.uniform(0.5, 2.0)
-            self.pg.restart(down)
+            self.pg.restart(self.rng.uniform(0.5, 2.0))
             landed = checks.snapshot(app, self.r2.keys(bucket))
             rc = child.finish(180)
-            notes.append(f"faulted run exit {rc}")
+            notes.append(f"faulted run: exit {rc}, {child.error_lines()} error lines")
         elif kind == "store_down":
             self.r2.stop()
-            time.sleep(self.rng.uniform(1.0, 3.0))
+            time.sleep(self.rng.uniform(2.0, 4.0))
             self.r2.start()
             rc = child.finish(180)
             landed = checks.snapshot(app, self.r2.keys(bucket))
-            notes.append(f"faulted run exit {rc}")
+            notes.append(f"faulted run: exit {rc}, {child.error_lines()} error lines")
         else:
             if not child.kill():
                 notes.append("run had finished before the kill")
@@ -337,6 +365,38 @@ def plan(args) -> list[str]:
     return kinds
 
 
+LANDED_FIELDS = {"broadcast": ("wa",), "post": ("ig", "obj")}
+
+
+def landed_range(group: list[Trial]) -> str:
+    """Where the faults hit: the range of rows present at the fault, e.g. ``raw 0–8``."""
+    fields = LANDED_FIELDS.get(group[0].kind, ("raw", "img", "rec"))
+    seen: dict[str, list[int]] = defaultdict(list)
+    for t in group:
+        words = t.landed.split()
+        for name, value in zip(words[::2], words[1::2]):
+            if name in fields and value.isdigit():
+                seen[name].append(int(value))
+    return "at fault " + ", ".join(f"{k} {min(v)}–{max(v)}" for k, v in seen.items())
+
+
+def group_notes(group: list[Trial]) -> str:
+    notes = [landed_range(group)]
+    missed = sum(any(n.startswith(("run had finished", "run ended")) for n in t.notes)
+                 for t in group)
+    if missed:
+        notes.append(f"{missed} missed (run already over)")
+    faulted = [n.split(": ", 1)[1] for t in group for n in t.notes if n.startswith("faulted")]
+    if faulted:
+        notes.append("faulted runs: " + " / ".join(faulted))
+    failed = sum(any(n.startswith("recovery") for n in t.notes) for t in group)
+    if failed:
+        notes.append(f"{failed} recoveries failed")
+    findings = sorted({f.split(":")[0] + ": " + f.split(": ", 2)[-1][:70]
+                       for t in group for f in t.verdict.findings})
+    return "; ".join(notes + findings[:2])
+
+
 def table(trials: list[Trial], wall: float) -> str:
     from tabulate import tabulate
 
@@ -348,13 +408,10 @@ def table(trials: list[Trial], wall: float) -> str:
         group = by_kind.get(kind)
         if not group:
             continue
-        notes = sorted({n.split(":")[0] for t in group for n in t.notes if "exit 0" not in n})
-        findings = sorted({f for t in group for f in t.verdict.findings})
         rows.append([
             kind, len(group), sum(t.verdict.duplicates for t in group),
             sum(t.verdict.lost for t in group), sum(t.verdict.orphans for t in group),
-            sum(t.verdict.unknown for t in group),
-            "; ".join(notes + [f[:90] for f in findings][:2]) or "-",
+            sum(t.verdict.unknown for t in group), group_notes(group),
         ])
     rows.append(["total", len(trials), *(sum(r[i] for r in rows) for i in range(2, 6)), ""])
     headers = ["scenario", "trials", "duplicates", "lost rows", "orphan objects",

@@ -181,21 +181,26 @@ class Child:
         for line in self.proc.stdout:
             self.lines.append((time.monotonic() - self.started, line.rstrip("\n")))
 
-    def wait_for(self, needle: str, timeout: float = 120.0) -> float | None:
-        """Seconds since start at which a line containing ``needle`` appeared (None: exited)."""
+    def wait_for(self, needle: str, count: int = 1, timeout: float = 120.0) -> float | None:
+        """Seconds since start at which the ``count``-th line containing ``needle`` appeared
+        (None when the child exited without printing it)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for t, line in list(self.lines):
-                if needle in line:
-                    return t
-            if self.proc.poll() is not None:
+            exited = self.proc.poll() is not None
+            if exited:
                 time.sleep(0.2)  # let the reader drain
-                for t, line in list(self.lines):
-                    if needle in line:
-                        return t
+            hits = [t for t, line in list(self.lines) if needle in line]
+            if len(hits) >= count:
+                return hits[count - 1]
+            if exited:
                 return None
             time.sleep(0.02)
         raise TimeoutError(f"{needle!r} never appeared in {self.args}")
+
+    def error_lines(self) -> int:
+        """Lines that show the fault was felt (errors, failures, tracebacks)."""
+        marks = ("Error", "error", "FAILED", "failed", "Traceback")
+        return sum(any(m in line for m in marks) for _, line in self.lines)
 
     def kill(self) -> bool:
         """SIGKILL the whole process group; False when it had already exited."""
