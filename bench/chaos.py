@@ -374,7 +374,7 @@ def landed_range(group: list[Trial]) -> str:
     seen: dict[str, list[int]] = defaultdict(list)
     for t in group:
         words = t.landed.split()
-        for name, value in zip(words[::2], words[1::2]):
+        for name, value in zip(words[::2], words[1::2], strict=False):
             if name in fields and value.isdigit():
                 seen[name].append(int(value))
     return "at fault " + ", ".join(f"{k} {min(v)}–{max(v)}" for k, v in seen.items())
