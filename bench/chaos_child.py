@@ -61,7 +61,7 @@ def broadcast(recover: bool) -> None:
             raise_on_error=False,
         )
         say(f"catch-up job: success={result.success}")
-    say("done")
+    say("chaos-child: finished")
 
 
 def post(fake_url: str, day: str, accounts: list[str]) -> None:
@@ -97,7 +97,7 @@ def post(fake_url: str, day: str, accounts: list[str]) -> None:
                 tags={ACCOUNT_TAG: account, POST_DATE_TAG: day}, raise_on_error=False,
             )
             say(f"post {account}: success={result.success}")
-    say("done")
+    say("chaos-child: finished")
 
 
 def main() -> None:

@@ -197,10 +197,13 @@ class Child:
             time.sleep(0.02)
         raise TimeoutError(f"{needle!r} never appeared in {self.args}")
 
-    def error_lines(self) -> int:
+    def error_lines(self) -> list[str]:
         """Lines that show the fault was felt (errors, failures, tracebacks)."""
         marks = ("Error", "error", "FAILED", "failed", "Traceback")
-        return sum(any(m in line for m in marks) for _, line in self.lines)
+        return [line for _, line in self.lines if any(m in line for m in marks)]
+
+    def line_starting(self, prefix: str) -> str:
+        return next((line for _, line in self.lines if line.startswith(prefix)), "")
 
     def kill(self) -> bool:
         """SIGKILL the whole process group; False when it had already exited."""
