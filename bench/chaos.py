@@ -31,7 +31,7 @@ import random
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +76,7 @@ class Trial:
     landed: str
     verdict: checks.Verdict
     notes: list[str] = field(default_factory=list)
+    faulted: tuple[int, str] | None = None  # a run that lived through the fault: exit, posters
 
 
 class Suite:
@@ -296,18 +297,19 @@ class Suite:
         return offset, anchor
 
     @staticmethod
-    def faulted_note(child: Child, rc: int) -> str:
+    def faulted_note(child: Child, rc: int) -> tuple[str, tuple[int, str]]:
         """How the run that lived through the fault ended, in its own words."""
         errors = child.error_lines()
-        posters = child.line_starting("posters:").split(",")[0]
-        return (f"faulted run: exit {rc}, {posters or 'no summary'}, {len(errors)} error lines"
+        posters = child.line_starting("posters:").split("(")[0].strip() or "no summary"
+        note = (f"faulted run: exit {rc}, {posters}, {len(errors)} error lines"
                 + (f" (first: {errors[0].strip()[:120]})" if errors else ""))
+        return note, (rc, posters)
 
     def catalog_trial(self, kind: str) -> Trial:
         app, bucket = self.empty_database(), self.r2.new_bucket()
         child = self.lomba_run(app, bucket)
         offset, anchor = self.fault_moment(child, kind)
-        notes = []
+        notes, faulted = [], None
         if anchor is None:
             notes.append("run ended before the phase began")
         else:
@@ -316,14 +318,16 @@ class Suite:
             self.pg.restart(self.rng.uniform(0.5, 2.0))
             landed = checks.snapshot(app, self.r2.keys(bucket))
             rc = child.finish(180)
-            notes.append(self.faulted_note(child, rc))
+            note, faulted = self.faulted_note(child, rc)
+            notes.append(note)
         elif kind == "store_down":
             self.r2.stop()
             time.sleep(self.rng.uniform(2.0, 4.0))
             self.r2.start()
             rc = child.finish(180)
             landed = checks.snapshot(app, self.r2.keys(bucket))
-            notes.append(self.faulted_note(child, rc))
+            note, faulted = self.faulted_note(child, rc)
+            notes.append(note)
         else:
             if not child.kill():
                 notes.append("run had finished before the kill")
@@ -333,7 +337,7 @@ class Suite:
         if rc != 0:
             notes.append(f"recovery exit {rc}: {recovery.output()[-300:]}")
         verdict = checks.catalog(app, self.r2.keys(bucket), self.served)
-        return Trial(kind, offset, landed, verdict, notes)
+        return Trial(kind, offset, landed, verdict, notes, faulted)
 
     def broadcast_trial(self) -> Trial:
         app = self.pg.new_database("chaos_app", self.template)
@@ -406,15 +410,15 @@ def group_notes(group: list[Trial]) -> str:
                  for t in group)
     if missed:
         notes.append(f"{missed} missed (run already over)")
-    faulted = [n.split(": ", 1)[1] for t in group for n in t.notes if n.startswith("faulted")]
+    faulted = [t.faulted for t in group if t.faulted]
     if faulted:
-        notes.append("faulted runs: " + " / ".join(faulted))
+        notes.append("faulted runs: exit " + ",".join(str(rc) for rc, _ in faulted)
+                     + "; summary " + ", ".join(f"'{p}'" for _, p in faulted))
     failed = sum(any(n.startswith("recovery") for n in t.notes) for t in group)
     if failed:
         notes.append(f"{failed} recoveries failed")
-    findings = sorted({f.split(":")[0] + ": " + f.split(": ", 2)[-1][:70]
-                       for t in group for f in t.verdict.findings})
-    return "; ".join(notes + findings[:2])
+    labels = Counter(label for t in group for label in t.verdict.labels)
+    return "; ".join(notes + [f"{n}× {label}" for label, n in labels.most_common()])
 
 
 def table(trials: list[Trial], wall: float) -> str:

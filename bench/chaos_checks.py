@@ -28,11 +28,13 @@ class Verdict:
     orphans: int = 0
     unknown: int = 0
     findings: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # short forms, counted in the table
 
-    def add(self, kind: str, count: int, what: str) -> None:
+    def add(self, kind: str, count: int, what: str, label: str | None = None) -> None:
         if count:
             setattr(self, kind, getattr(self, kind) + count)
             self.findings.append(f"{kind}: {what}")
+            self.labels.extend([f"{kind}: {label or what.split(':')[0]}"] * count)
 
 
 def _rows(url: str, sql: str, params=()) -> list[tuple]:
@@ -134,13 +136,16 @@ def broadcasts(url: str, bucket_keys: list[str], delivered: list[dict], channel:
         elif status == "sent" and got == 1:
             continue
         elif status == "unknown":
-            v.add("unknown", 1, f"record {cid}: broadcast 'unknown' (delivered {got}x)")
+            v.add("unknown", 1, f"record {cid}: broadcast 'unknown' (delivered {got}x)",
+                  "broadcast 'unknown'")
         elif status == "sending" and got:
             v.add("unknown", 1, f"record {cid}: broadcast stuck 'sending', WAHA has it "
-                                 f"({got}x); nothing marks it unknown")
+                                 f"({got}x); nothing marks it unknown",
+                  "stuck 'sending', delivered")
         elif got == 0:
             v.add("lost", 1, f"record {cid}: approved, never delivered, broadcast status "
-                             f"{status!r} (not 'unknown'; catch-up retries only 'failed')")
+                             f"{status!r} (not 'unknown'; catch-up retries only 'failed')",
+                  f"approved, never delivered, stuck {status!r}")
         elif status != "sent":
             v.add("unknown", 1, f"record {cid}: delivered {got}x but status {status!r}")
     return v
