@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -121,6 +122,7 @@ class Suite:
             server.stop()
         self.r2.stop()
         self.pg.drop_all()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     # -- children ---------------------------------------------------------------------------------
     def catalog_env(self, app_url: str, bucket: str) -> dict[str, str]:
