@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev admin demo topology setup system-deps lint bench clean
+.PHONY: run test dev admin demo topology setup system-deps lint bench clean chaos
 
 run: setup
 	$(VENV)/bin/lomba run
@@ -51,6 +51,12 @@ system-deps:
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends redis-server; \
 	fi
+
+# fault injection (issue 9): 50 SIGKILL trials over scrape / poster upload / extraction /
+# broadcast / post, Postgres restarted and the object store down mid-run; prints trials,
+# duplicates, lost rows, orphan objects (goal 0 / 0 / 0). ~15 min; CHAOS_ARGS=--quick for a taste
+chaos: setup
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check lomba_pipeline lomba_pipeline_tests bench
