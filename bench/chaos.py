@@ -133,6 +133,7 @@ class Suite:
             "LOMBA_ZHIPU_BASE_URL": self.ai.zhipu_base_url,
             "LOMBA_AI_CONCURRENCY": "2",
             "LOMBA_AI_REQUESTS_PER_MINUTE": "300",
+            "LOMBA_FETCH_ALLOW_HOSTS": self.site.host_port,  # the loopback site, explicitly
         })
 
     def lomba_run(self, app_url: str, bucket: str) -> Child:

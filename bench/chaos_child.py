@@ -57,6 +57,9 @@ def broadcast(recover: bool) -> None:
                 "whatsapp": whatsapp,
                 "whatsapp_targets": whatsapp_targets_from_settings(settings),
             },
+            # the killed sender is certainly gone: settle its claim now, not after 10 minutes
+            run_config={"ops": {"settle_interrupted_broadcasts": {
+                "config": {"stale_after_minutes": 0}}}},
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
         )

@@ -22,7 +22,11 @@ from lomba_pipeline.admin.web import (
     request_client,
 )
 from lomba_pipeline.catalog.review import actions
-from lomba_pipeline.catalog.review.broadcast import broadcast_competition
+from lomba_pipeline.catalog.review.broadcast import (
+    BroadcastDecisionError,
+    broadcast_competition,
+    decide_uncertain_broadcast,
+)
 from lomba_pipeline.catalog.review.caption import render_caption
 from lomba_pipeline.catalog.review.duplicates import candidate_pairs, duplicate_groups
 from lomba_pipeline.catalog.review.storage import (
@@ -309,6 +313,24 @@ def approve(request: Request, competition_id: RecordId, user: User = Depends(cur
 @actions_router.post("/lomba/{competition_id}/kirim-ulang")
 def resend(request: Request, competition_id: RecordId, user: User = Depends(current_user)):
     flash(request, _broadcast_after_approval(request, competition_id, user))
+    return _back(request, competition_id)
+
+
+@actions_router.post("/lomba/{competition_id}/siaran-tidak-pasti")
+def decide_uncertain(request: Request, competition_id: RecordId, keputusan: str = Form(""),
+                     user: User = Depends(current_user)):
+    """A person checked the channel: the uncertain message is there, or it must be sent."""
+    decision = {"terkirim": "sent", "kirim-ulang": "resend"}.get(keputusan, keputusan)
+    try:
+        with request.app.state.postgres.connection() as conn:
+            decide_uncertain_broadcast(conn, competition_id, decision, actor=user.username)
+    except BroadcastDecisionError as exc:
+        flash(request, str(exc), "error")
+        return _back(request, competition_id)
+    if decision == "sent":
+        flash(request, "Dicatat: pesan sudah ada di kanal.")
+    else:
+        flash(request, _broadcast_after_approval(request, competition_id, user))
     return _back(request, competition_id)
 
 

@@ -189,3 +189,44 @@ def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review
     other = insert_record(postgres, media_store, poster=poster_bytes(10), review_status="approved")
     outcome = broadcast_competition(postgres, media_store, whatsapp, settings, other, today=TODAY)
     assert outcome.status == "failed" and "poster_variant.yaml" in outcome.message
+
+
+def test_a_person_settles_an_uncertain_broadcast(admin_server, postgres, reviewer, waha,
+                                                 review_settings):
+    from lomba_pipeline_tests.review.http_client import csrf_from, login
+
+    channel = review_settings.whatsapp_channel_id
+    on_channel = insert_record(postgres, review_status="approved")
+    missing = insert_record(postgres, review_status="approved")
+    with postgres.cursor() as cur:
+        for cid in (on_channel, missing):
+            cur.execute(
+                "INSERT INTO broadcasts (competition_id, channel, idempotency_key, status, error)"
+                " VALUES (%s, %s, %s, 'unknown', 'interrupted')",
+                (cid, channel, f"publish:{cid}:{channel}"),
+            )
+    client, _ = login(admin_server.url, reviewer, PASSWORD)
+    page = client.get(f"/lomba/{on_channel}").text
+    assert "Pengiriman ke kanal tidak pasti" in page
+    token = csrf_from(page)
+    said_sent = client.post(f"/lomba/{on_channel}/siaran-tidak-pasti",
+                            data={"csrf_token": token, "keputusan": "terkirim"})
+    assert said_sent.status_code == 303
+    resent = client.post(f"/lomba/{missing}/siaran-tidak-pasti",
+                         data={"csrf_token": token, "keputusan": "kirim-ulang"})
+    assert resent.status_code == 303
+    again = client.post(f"/lomba/{missing}/siaran-tidak-pasti",
+                        data={"csrf_token": token, "keputusan": "kirim-ulang"})
+    assert again.status_code == 303
+    with postgres.cursor() as cur:
+        cur.execute("SELECT competition_id, status, attempts FROM broadcasts"
+                    " ORDER BY competition_id")
+        rows = {r["competition_id"]: (r["status"], r["attempts"]) for r in cur.fetchall()}
+        cur.execute("SELECT kind, actor FROM events WHERE kind LIKE 'broadcast.decided%%'"
+                    " ORDER BY id")
+        decisions = [(r["kind"], r["actor"]) for r in cur.fetchall()]
+    assert rows == {on_channel: ("sent", 1), missing: ("sent", 2)}
+    # only the record the person said was missing went out, and only once
+    assert len(waha.delivered) == 1
+    assert decisions == [("broadcast.decided_sent", reviewer), ("broadcast.decided_resend", reviewer)]
+    assert "Pengiriman ke kanal tidak pasti" not in client.get(f"/lomba/{missing}").text

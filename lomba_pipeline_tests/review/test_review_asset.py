@@ -75,3 +75,36 @@ def test_catch_up_schedule_in_the_code_location():
     assert {"whatsapp", "whatsapp_targets"} <= set(location.resources)
     assert schedule.cron_schedule == "*/30 * * * *"
     assert schedule.execution_timezone == "Asia/Jakarta"
+
+
+def _stuck_send(postgres, cid, channel, minutes_ago):
+    """A claim whose sender died: 'sending', claimed ``minutes_ago`` by the database's clock."""
+    with postgres.cursor() as cur:
+        cur.execute(
+            "INSERT INTO broadcasts (competition_id, channel, idempotency_key, status, claimed_at)"
+            " VALUES (%s, %s, %s, 'sending', now() - make_interval(mins => %s))",
+            (cid, channel, f"publish:{cid}:{channel}", minutes_ago),
+        )
+
+
+def test_an_interrupted_send_goes_to_a_person_never_resent(postgres, local_store,
+                                                            review_settings, waha):
+    channel = review_settings.whatsapp_channel_id
+    old = insert_record(postgres, review_status="approved", end_date=None)
+    fresh = insert_record(postgres, review_status="approved", end_date=None)
+    _stuck_send(postgres, old, channel, minutes_ago=45)
+    _stuck_send(postgres, fresh, channel, minutes_ago=1)  # its sender may still be at work
+    whatsapp = WhatsAppGateway(base_url=waha.url, api_key="waha-test-key")
+    targets = whatsapp_targets_from_settings(review_settings)
+    for _ in range(2):
+        result = _catch_up(postgres, local_store, whatsapp, targets)
+        assert result.success
+    with postgres.cursor() as cur:
+        cur.execute("SELECT competition_id, status FROM broadcasts ORDER BY competition_id")
+        statuses = {r["competition_id"]: r["status"] for r in cur.fetchall()}
+        cur.execute("SELECT count(*) AS n FROM events WHERE kind = 'broadcast.unknown'"
+                    " AND subject = %s", (f"competition:{old}",))
+        events = cur.fetchone()["n"]
+    assert statuses == {old: "unknown", fresh: "sending"}
+    assert events == 1
+    assert waha.delivered == []  # the message may be out already: nothing is sent by itself

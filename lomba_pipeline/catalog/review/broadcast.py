@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,8 @@ def claim_broadcast(
         # a definite failure may be retried: take it over atomically
         cur.execute(
             """
-            UPDATE broadcasts SET status = 'sending', attempts = attempts + 1, error = NULL
+            UPDATE broadcasts SET status = 'sending', attempts = attempts + 1, error = NULL,
+                   claimed_at = now()
             WHERE idempotency_key = %s AND status = 'failed'
             RETURNING id
             """,
@@ -207,6 +208,66 @@ def broadcast_competition(
         _finish(conn, broadcast_id, competition_id, "sent", message_id=sent.message_id,
                 image_key=image_key, actor=actor, channel=channel)
     return BroadcastOutcome("sent", "Terkirim ke kanal WhatsApp")
+
+
+INTERRUPTED = "pengirim berhenti sebelum mencatat hasil; periksa kanal WhatsApp lalu putuskan"
+
+
+def settle_interrupted_sends(conn, older_than: timedelta, *, actor: str = "pipeline") -> list[dict]:
+    """Claims still ``sending`` after ``older_than``: their sender died between claiming and
+    recording the outcome, so the message may or may not be out. They become ``unknown`` (never
+    resent automatically) and wait for a person on the record page; returns them."""
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(
+            """
+            UPDATE broadcasts SET status = 'unknown', error = %s
+            WHERE status = 'sending' AND claimed_at < now() - %s
+            RETURNING id, competition_id, channel, purpose
+            """,
+            (INTERRUPTED, older_than),
+        )
+        settled = [dict(r) for r in cur.fetchall()]
+    for row in settled:
+        record_event(conn, actor=actor, kind="broadcast.unknown",
+                     subject=f"competition:{row['competition_id']}",
+                     data={"channel": row["channel"], "broadcast_id": row["id"],
+                           "purpose": row["purpose"], "error": INTERRUPTED})
+    return settled
+
+
+class BroadcastDecisionError(ValueError):
+    """The decision does not apply (no uncertain broadcast, unknown decision)."""
+
+
+def decide_uncertain_broadcast(conn, competition_id: int, decision: str, *, actor: str) -> str:
+    """A person's answer for an ``unknown`` channel broadcast: ``sent`` (it is on the channel)
+    or ``resend`` (it is not: the next send may claim it). Returns the new status."""
+    if decision not in ("sent", "resend"):
+        raise BroadcastDecisionError(f"keputusan tidak dikenal: {decision!r}")
+    new_status = "sent" if decision == "sent" else "failed"
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(
+            """
+            UPDATE broadcasts SET status = %s, error = NULL,
+                   sent_at = CASE WHEN %s = 'sent' THEN now() ELSE sent_at END
+            WHERE competition_id = %s AND purpose = 'publish' AND status = 'unknown'
+            RETURNING id, channel
+            """,
+            (new_status, new_status, competition_id),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            raise BroadcastDecisionError(
+                f"data lomba #{competition_id} tidak punya siaran yang statusnya tidak pasti")
+        if decision == "sent":
+            cur.execute("UPDATE competitions SET broadcast_status = 'sent',"
+                        " broadcast_at = coalesce(broadcast_at, now()) WHERE id = %s",
+                        (competition_id,))
+    for row in rows:
+        record_event(conn, actor=actor, kind=f"broadcast.decided_{decision}",
+                     subject=f"competition:{competition_id}",
+                     data={"channel": row["channel"], "broadcast_id": row["id"]})
+    return new_status
 
 
 def notify_review_group(pg, whatsapp: WhatsAppGateway, settings, *, limit: int = 20) -> int:

@@ -2,17 +2,23 @@
 
 - approved, unexpired records whose broadcast failed *definitely* are sent again (never the
   ``unknown`` ones: they may have been delivered);
-- the optional "new records to review" notice goes to the review group.
+- the optional "new records to review" notice goes to the review group;
+- a claim still ``sending`` long after its sender should have finished (the process died between
+  claiming and recording the outcome) becomes ``unknown`` and waits for a person on the record
+  page: the message may be out, so it is never resent by itself.
 
 Both are idempotent through the ``broadcasts`` claims, so a retried or re-run job never sends a
 message twice. An op job, not an asset: it changes the world, it does not describe data.
 """
+
+from datetime import timedelta
 
 import dagster as dg
 
 from lomba_pipeline.catalog.review.broadcast import (
     broadcast_competition,
     notify_review_group,
+    settle_interrupted_sends,
     today_in_jakarta,
 )
 from lomba_pipeline.partitions import TIMEZONE
@@ -71,8 +77,30 @@ def notify_review_group_op(
     return notified
 
 
-@dg.job(description="WhatsApp catch-up: failed broadcasts again, review-group notices.")
+class SettleConfig(dg.Config):
+    # a send takes seconds; a claim this old has no living sender
+    stale_after_minutes: float = 10.0
+
+
+@dg.op(description="Claims whose sender died mid-send become 'unknown', for a person to decide.")
+def settle_interrupted_broadcasts(
+    context: dg.OpExecutionContext, config: SettleConfig, postgres: PostgresResource
+) -> int:
+    with postgres.connection() as conn:
+        settled = settle_interrupted_sends(conn, timedelta(minutes=config.stale_after_minutes))
+    for row in settled:
+        context.log.warning(
+            f"WhatsApp {row['purpose']} of competition {row['competition_id']}: interrupted "
+            "mid-send; marked unknown for a person to check the channel"
+        )
+    context.add_output_metadata({"interrupted_sends": len(settled)})
+    return len(settled)
+
+
+@dg.job(description="WhatsApp catch-up: interrupted sends to a person, failed broadcasts "
+        "again, review-group notices.")
 def whatsapp_catch_up_job():
+    settle_interrupted_broadcasts()
     retry_failed_broadcasts()
     notify_review_group_op()
 
