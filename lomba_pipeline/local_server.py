@@ -40,7 +40,12 @@ class LocalServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=2)
+            if self._thread.is_alive():
+                # a client that died mid-request (a SIGKILLed run) leaves its connection open;
+                # uvicorn would wait for it: stop without it
+                self._server.force_exit = True
+                self._thread.join(timeout=8)
 
     def __enter__(self) -> "LocalServer":
         return self.start()
