@@ -26,10 +26,12 @@ class _LombaGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         import psycopg2
+        import sqlalchemy.exc
 
         try:
             return super().invoke(ctx)
-        except psycopg2.OperationalError as exc:
+        except (psycopg2.OperationalError, psycopg2.InterfaceError,
+                sqlalchemy.exc.OperationalError) as exc:  # the app's or the Dagster instance's
             reason = (str(exc).strip().splitlines() or ["no reply"])[0]
             raise click.ClickException(
                 f"the database is not reachable ({reason}); start it or check LOMBA_DATABASE_URL"

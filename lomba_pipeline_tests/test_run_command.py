@@ -115,3 +115,30 @@ def test_demo_runs_the_whole_pass_offline_and_a_second_demo_adds_nothing(postgre
     for source in ("infolomba-sintetis", "blogger-sintetis", "katalog-generik-sintetis"):
         assert summary_row(second.stdout, f"Web {source}")[3] == "0"
     assert stored() == after_first
+
+
+@pytest.mark.timeout(180)
+def test_a_failed_step_is_named_and_the_run_exits_1(postgres, tmp_path):
+    """The object store is down: the scrape is stored, the poster step fails, the CLI says which
+    step failed and exits 1 (an unreachable *source* is a normal day; a failed step is not)."""
+    sources = tmp_path / "sources.yaml"
+    with SyntheticSite(events=make_events(2)) as site:
+        sources.write_text(
+            "crawl: {per_host_delay_seconds: 0, max_request_retries: 1}\n"
+            f'web:\n  - {{name: infolomba, type: infolomba, base_url: "{site.url}",'
+            " load_more_pages: 1}\n"
+        )
+        store_down = {
+            "LOMBA_R2_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens
+            "LOMBA_R2_ACCESS_KEY_ID": "testing", "LOMBA_R2_SECRET_ACCESS_KEY": "testing",
+            "LOMBA_R2_BUCKET": "posters", "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",
+        }
+        out = lomba("run", "--sources", str(sources), timeout=170,
+                    env={**os.environ, **store_down, "LOMBA_FETCH_ALLOW_HOSTS": site.host_port,
+                         "LOMBA_HOME": str(tmp_path / "home")})
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert re.search(r"^FAILED poster_images: ", out.stdout, re.M), out.stdout[-2000:]
+    assert summary_row(out.stdout, "Web infolomba")[1:4] == ["ok", "2", "2"]
+    with postgres.cursor() as cur:  # the scrape is kept, no poster was marked bad by the outage
+        cur.execute("SELECT count(*) AS n, count(image_error) AS errors FROM raw_items")
+        assert dict(cur.fetchone()) == {"n": 2, "errors": 0}

@@ -67,7 +67,9 @@ def run_pass_command(
 
 
 def run_and_print(sources_path: str | None = None) -> None:
-    """``lomba run``: the pass, then the summary table; exit 0 unless the config is invalid."""
+    """``lomba run``: the pass, then the summary table; exit 1 when the config is invalid or a
+    pipeline step (posters, extraction, review state) failed, 0 otherwise (an unreachable
+    source is reported in the table, not an error of the pass)."""
     try:
         summary = run_pass_command(sources_path)
     except (SourcesConfigError, AllowListError) as exc:
@@ -78,6 +80,9 @@ def run_and_print(sources_path: str | None = None) -> None:
             f"{len(summary.failed_sources)} source(s) could not be read this pass (see the table);"
             " the others completed."
         )
+    if summary.failed_steps:
+        # sources that cannot be read are a normal day; a failed pipeline step is not
+        raise SystemExit(1)
 
 
 @click.command("demo", help="Offline demo: a pass over SYNTHETIC local sites and a fake Instagram.")
@@ -124,6 +129,8 @@ def demo_command(port: int) -> None:
     finally:
         site.stop()
     click.echo("\n" + summary.table())
+    if summary.failed_steps:
+        raise SystemExit(1)
 
 
 @click.group("links", help="Manually submitted Instagram post links.")

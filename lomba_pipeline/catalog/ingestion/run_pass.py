@@ -33,6 +33,7 @@ class PassSummary:
     sources: list[SourceReport] = field(default_factory=list)
     posters: PosterReport = field(default_factory=PosterReport)
     extraction: str = "extraction: not run"
+    failed_steps: list[str] = field(default_factory=list)  # "asset: first line of the error"
 
     @property
     def failed_sources(self) -> list[SourceReport]:
@@ -55,6 +56,7 @@ class PassSummary:
             f"{self.window.end:%H:%M} WIB)\n{table}\n"
             f"posters: {p.stored} stored ({p.uploaded} uploaded, {p.reused} already in store), "
             f"{len(p.errors)} rejected\n{self.extraction}"
+            + "".join(f"\nFAILED {step}" for step in self.failed_steps)
         )
 
 
@@ -139,6 +141,7 @@ def run_catalog_pass(
         reused=posters.get("objects_reused", 0),
         errors=[""] * posters.get("poster_errors", 0),
     )
+    summary.failed_steps = _failed_steps(result, CATALOG_CHAIN)
     extraction = _metadata(result, "extracted_fields")
     summary.extraction = extraction.get("summary_line") or _failure(result, "extracted_fields") or (
         "extraction: not run"
@@ -150,6 +153,18 @@ def _metadata(result, asset: str) -> dict:
     for mat in result.asset_materializations_for_node(asset):
         return {k: v.value for k, v in mat.metadata.items()}
     return {}
+
+
+def _failed_steps(result, nodes: list[str]) -> list[str]:
+    """Each step that failed (with the first line of its error) or was skipped for it."""
+    failed = []
+    for node in nodes:
+        message = _failure(result, node)
+        if message:
+            failed.append(f"{node}: {message.splitlines()[0][:200]}")
+        elif not result.asset_materializations_for_node(node) and not result.success:
+            failed.append(f"{node}: not run (an upstream step failed)")
+    return failed
 
 
 def _failure(result, node: str) -> str | None:
