@@ -67,6 +67,8 @@ class SourceReport:
     requeued: int = 0
     pending: int = 0
     complete: int = 0
+    refreshed: int = 0  # known items whose changed card updated the stored text
+    details_skipped: int = 0  # detail pages not fetched: known complete item, same card
     errors: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict:
@@ -76,6 +78,8 @@ class SourceReport:
             "requeued": self.requeued,
             "already_pending": self.pending,
             "skipped_complete": self.complete,
+            "refreshed": self.refreshed,
+            "details_skipped": self.details_skipped,
             "errors": len(self.errors),
         }
 
@@ -114,6 +118,9 @@ def store_and_log(postgres, report: SourceReport, items: list[ScrapedItem], wind
         else:
             report.complete += 1
             verb = "no change"
+        if result.refreshed:
+            report.refreshed += 1
+            verb += ", text refreshed from the changed card"
         item = result.item
         title = (item.title or item.caption or "")[:60].replace("\n", " ")
         cut = item.payload.get("caption_chars")
@@ -132,11 +139,21 @@ def ingest_web(
 ) -> list[SourceReport]:
     """Crawl the enabled web sources (every request under ``outbound``, strict by default)."""
     sources = config.enabled_web
-    outcomes = crawl_web(sources, config.crawl, now=window.end, outbound=outbound)
+    with postgres.connection() as conn:
+        known = raw_items.skippable_details(conn, [s.name for s in sources])
+    outcomes = crawl_web(
+        sources, config.crawl, now=window.end, outbound=outbound, known_details=known
+    )
     reports = []
     for source in sources:
         outcome = outcomes[source.name]
         report = SourceReport("Web", source.name, errors=list(outcome.errors))
+        report.details_skipped = outcome.details_skipped
+        if outcome.details_skipped:
+            log(
+                f"[Web] {source.name}: {outcome.details_skipped} detail pages not fetched "
+                "(known complete items, card unchanged)"
+            )
         if outcome.unreachable:
             report.status = "unreachable"
             report.errors.insert(0, outcome.unreachable)

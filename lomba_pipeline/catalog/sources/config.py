@@ -72,7 +72,10 @@ class InfolombaSource(_WebSource):
     list_path: str = (
         "/events?sort=Default&title=&peserta=5&lokasi=Semua+Lokasi&kategori=Semua+Kategori"
     )
-    load_more_pages: int = Field(3, ge=0, le=200)  # extra pages of 10 after the first
+    # extra pages of 10 after the first; none = follow the site until a page adds no new card
+    load_more_pages: int | None = Field(None, ge=0, le=100_000)
+    # time budget for following load-more pages (the pass timeout still bounds the whole pass)
+    load_more_seconds: float = Field(300, gt=0, le=3600)
     include_past: bool = False
 
 
