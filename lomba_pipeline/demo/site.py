@@ -114,11 +114,14 @@ class SyntheticSite:
         blogs: dict[str, list[SyntheticBlogPost] | None] | None = None,
         ig_profiles: dict[str, list[SyntheticIgPost]] | None = None,
         malformed_card: bool = False,
+        repeat_last_page: bool = False,
     ):
         self.events = events or []
         self.blogs = blogs or {}  # None as a value = a broken feed
         self.ig_profiles = ig_profiles or {}
         self.malformed_card = malformed_card
+        # like sites that answer past the end with their last page again, never an empty one
+        self.repeat_last_page = repeat_last_page
         self.url = ""
         self.media_url = ""  # base of the IG media URLs (default: the site's own address)
         self.requests: list[str] = []  # "METHOD /path" of every request, for tests and checks
@@ -143,6 +146,8 @@ class SyntheticSite:
     async def load_more(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
         start = int(form.get("start") or 0)
+        if self.repeat_last_page and self.events and start >= len(self.events):
+            start = (len(self.events) - 1) // PAGE * PAGE
         cards = "".join(_card(e) for e in self.events[start : start + PAGE])
         return JSONResponse({"html": cards})
 
