@@ -168,3 +168,31 @@ def test_load_more_limits_are_validated(tmp_path, setting, field):
     )
     with pytest.raises(SourcesConfigError, match=field):
         load_sources(path)
+
+
+def test_an_unchanged_blogger_feed_is_asked_conditionally_and_a_changed_one_read(
+    postgres, tmp_path
+):
+    from lomba_pipeline.demo.content import make_blog_posts
+
+    posts = make_blog_posts(4, WINDOW.end)
+    with SyntheticSite(blogs={"blog": posts}) as site:
+        path = tmp_path / "sources.yaml"
+        path.write_text(
+            "crawl: {per_host_delay_seconds: 0, max_request_retries: 0}\n"
+            f'web:\n  - {{name: blog, type: blogger, base_url: "{site.url}/blog"}}\n'
+        )
+        config = load_sources(path)
+        first, _ = run(postgres, config, site)
+        assert first.new == 3 and site.not_modified == []
+        stored = raw_rows(postgres)
+        second, asked = run(postgres, config, site)
+        # one conditional GET, answered 304: nothing read, nothing written
+        assert asked == ["GET /blog/feeds/posts/default"]
+        assert site.not_modified == ["/blog/feeds/posts/default"]
+        assert (second.status, second.found, second.new) == ("ok", 0, 0)
+        assert raw_rows(postgres) == stored
+        site.blogs["blog"] = make_blog_posts(5, WINDOW.end)  # a new post: a new ETag
+        third, _ = run(postgres, config, site)
+    assert len(site.not_modified) == 1
+    assert third.new == 1 and third.found == 4

@@ -16,6 +16,7 @@ same records. Absolute links the site writes use the host the request came in on
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -125,6 +126,7 @@ class SyntheticSite:
         self.url = ""
         self.media_url = ""  # base of the IG media URLs (default: the site's own address)
         self.requests: list[str] = []  # "METHOD /path" of every request, for tests and checks
+        self.not_modified: list[str] = []  # paths answered "304 Not Modified"
         self._server = None
 
     # -- infolomba ------------------------------------------------------------------------------
@@ -206,7 +208,14 @@ class SyntheticSite:
             }
             for p in posts
         ]
-        return JSONResponse({"version": "1.0", "encoding": "UTF-8", "feed": {"entry": entries}})
+        answer = JSONResponse({"version": "1.0", "encoding": "UTF-8", "feed": {"entry": entries}})
+        # like Blogger: a strong ETag of the body; If-None-Match with it gets an empty 304
+        etag = '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
+        if etag in request.headers.get("if-none-match", ""):
+            self.not_modified.append(request.url.path)
+            return Response(status_code=304, headers={"ETag": etag})
+        answer.headers["ETag"] = etag
+        return answer
 
     async def blog_media(self, request: Request) -> Response:
         return Response(poster_png(int(request.path_params["n"])), media_type="image/png")

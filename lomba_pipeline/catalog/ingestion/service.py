@@ -21,8 +21,8 @@ from lomba_pipeline.catalog.sources.items import (
     checked_link,
 )
 from lomba_pipeline.catalog.sources.web_crawl import crawl_web
+from lomba_pipeline.db import crawl_validators, raw_items
 from lomba_pipeline.db import images as images_db
-from lomba_pipeline.db import raw_items
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.db.manual_links import link_by_partition, mark_link
 from lomba_pipeline.media.images import InvalidImage, inspect_image
@@ -141,8 +141,14 @@ def ingest_web(
     sources = config.enabled_web
     with postgres.connection() as conn:
         known = raw_items.skippable_details(conn, [s.name for s in sources])
+        validators = crawl_validators.load_validators(conn)
     outcomes = crawl_web(
-        sources, config.crawl, now=window.end, outbound=outbound, known_details=known
+        sources,
+        config.crawl,
+        now=window.end,
+        outbound=outbound,
+        known_details=known,
+        validators=validators,
     )
     reports = []
     for source in sources:
@@ -159,6 +165,10 @@ def ingest_web(
             report.errors.insert(0, outcome.unreachable)
             log(f"[Web] {source.name}: unreachable ({outcome.unreachable})")
         store_and_log(postgres, report, outcome.items, window, log)
+        if outcome.not_modified:
+            log(f"[Web] {source.name}: feed not modified since the last pass (HTTP 304)")
+        with postgres.connection() as conn:  # after the items: a 304 must not hide unstored ones
+            crawl_validators.save_validators(conn, outcome.validators)
         if not outcome.unreachable and report.errors:
             report.status = "ok with errors"
         for error in outcome.errors:  # each skipped card or refused link, with its reason

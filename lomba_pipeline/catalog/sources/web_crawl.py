@@ -8,7 +8,10 @@ becomes an error on that source; it never stops the crawl.
 Re-runs skip what is known: a card whose canonical URL and card hash appear in ``known_details``
 (complete records, see ``raw_items.skippable_details``) yields its card-only item without its
 detail page being fetched. infolomba's load-more pages are followed one after another until a
-page adds no new card, the optional page cap, or the source's time budget.
+page adds no new card, the optional page cap, or the source's time budget. A Blogger feed is
+asked conditionally with the validators it gave last time (``validators``); a 304 answer means
+the feed is unchanged and yields nothing, and a full answer's validators come back in
+``SourceOutcome.validators`` to be saved once its items are stored.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class SourceOutcome:
     errors: list[str] = field(default_factory=list)
     pages: int = 0
     details_skipped: int = 0  # known complete items whose unchanged card spared the detail page
+    not_modified: int = 0  # conditional requests answered "304 Not Modified"
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)  # feed URL -> validators
     unreachable: str | None = None  # why the source's entry page could not be read
     skipped: str | None = None  # why the source was not attempted
 
@@ -90,23 +95,24 @@ def crawl_web(
     now: datetime,
     outbound: OutboundPolicy | None = None,
     known_details: dict[str, str] | None = None,
+    validators: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, SourceOutcome]:
     """Blocking entry point (runs its own event loop, in a thread if one is already running).
     Every request goes through ``outbound`` (default: the strict policy, no internal hosts).
-    ``known_details``: canonical URL -> card hash of items whose detail need not be re-read."""
+    ``known_details``: canonical URL -> card hash of items whose detail need not be re-read;
+    ``validators``: feed URL -> the ETag / Last-Modified it answered with last time."""
+    args = (sources, crawl, now, outbound, known_details, validators)
     try:
         asyncio.get_running_loop()
         in_loop = True
     except RuntimeError:
         in_loop = False
     if not in_loop:
-        return asyncio.run(crawl_web_async(sources, crawl, now, outbound, known_details))
+        return asyncio.run(crawl_web_async(*args))
     result: dict = {}
 
     def target():
-        result["value"] = asyncio.run(
-            crawl_web_async(sources, crawl, now, outbound, known_details)
-        )
+        result["value"] = asyncio.run(crawl_web_async(*args))
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -120,6 +126,7 @@ async def crawl_web_async(
     now: datetime,
     outbound: OutboundPolicy | None = None,
     known_details: dict[str, str] | None = None,
+    validators: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, SourceOutcome]:
     from crawlee import ConcurrencySettings, Request
     from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
@@ -317,6 +324,13 @@ async def crawl_web_async(
         source = by_name[ctx.request.user_data["source"]]
         result = outcome(ctx)
         result.pages += 1
+        feed = ctx.request.user_data["feed"]
+        if ctx.http_response.status_code == 304:
+            result.not_modified += 1  # unchanged since the last full answer: all of it stored
+            return
+        answered = _validators_of(ctx.http_response.headers)
+        if answered:
+            result.validators[feed] = answered
         since = now - timedelta(days=source.freshness_days)
         try:
             listings, errors = parsers.blogger_entries(await body(ctx), ctx.request.url, since)
@@ -422,7 +436,7 @@ async def crawl_web_async(
 
     start = []
     for source in sources:
-        start.extend(_start_requests(source, Request))
+        start.extend(_start_requests(source, Request, validators or {}))
     try:
         await asyncio.wait_for(crawler.run(start), timeout=crawl.pass_timeout_seconds)
     except TimeoutError:
@@ -431,7 +445,21 @@ async def crawl_web_async(
     return outcomes
 
 
-def _start_requests(source, Request) -> list:
+def _validators_of(headers) -> dict[str, str]:
+    found = {"etag": headers.get("etag"), "last_modified": headers.get("last-modified")}
+    return {k: v for k, v in found.items() if v}
+
+
+def _conditional(known: dict[str, str] | None) -> dict[str, str]:
+    headers = {}
+    if known and known.get("etag"):
+        headers["If-None-Match"] = known["etag"]
+    if known and known.get("last_modified"):
+        headers["If-Modified-Since"] = known["last_modified"]
+    return headers
+
+
+def _start_requests(source, Request, validators: dict) -> list:
     user_data = {"source": source.name}
     if isinstance(source, InfolombaSource):
         return [
@@ -446,12 +474,13 @@ def _start_requests(source, Request) -> list:
         params = {"alt": "json", "max-results": source.max_results}
         if source.query:
             params["q"] = source.query
+        feed = f"{_base(source)}/feeds/posts/default?{urlencode(params)}"
         return [
             Request.from_url(
-                f"{_base(source)}/feeds/posts/default?{urlencode(params)}",
-                headers=BASE_HEADERS,
+                feed,
+                headers={**BASE_HEADERS, **_conditional(validators.get(feed))},
                 label="BLOGGER_FEED",
-                user_data=user_data,
+                user_data={**user_data, "feed": feed},
             )
         ]
     if isinstance(source, GenericSource):
