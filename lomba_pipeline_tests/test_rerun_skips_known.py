@@ -185,6 +185,9 @@ def test_an_unchanged_blogger_feed_is_asked_conditionally_and_a_changed_one_read
         config = load_sources(path)
         first, _ = run(postgres, config, site)
         assert first.new == 3 and site.not_modified == []
+        again, _ = run(postgres, config, site)  # items not extracted yet: read in full again
+        assert again.found == 3 and site.not_modified == []
+        complete_records(postgres)
         stored = raw_rows(postgres)
         second, asked = run(postgres, config, site)
         # one conditional GET, answered 304: nothing read, nothing written
@@ -194,5 +197,9 @@ def test_an_unchanged_blogger_feed_is_asked_conditionally_and_a_changed_one_read
         assert raw_rows(postgres) == stored
         site.blogs["blog"] = make_blog_posts(5, WINDOW.end)  # a new post: a new ETag
         third, _ = run(postgres, config, site)
-    assert len(site.not_modified) == 1
-    assert third.new == 1 and third.found == 4
+        assert len(site.not_modified) == 1
+        assert third.new == 1 and third.found == 4
+        # the new item is not extracted yet: the feed is read in full while it waits
+        fourth, asked = run(postgres, config, site)
+    assert asked == ["GET /blog/feeds/posts/default"] and len(site.not_modified) == 1
+    assert (fourth.found, fourth.pending, fourth.complete) == (4, 1, 3)

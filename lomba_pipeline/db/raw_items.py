@@ -57,6 +57,20 @@ def skippable_details(conn, source_names: list[str]) -> dict[str, str]:
         return dict(cur.fetchall())
 
 
+def sources_with_open_items(conn, source_kind: str, source_names: list[str]) -> set[str]:
+    """The sources with an item that is queued for extraction or not complete: their next pass
+    must read every item again (seeing an incomplete item re-queues it)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT DISTINCT r.source_name
+                FROM raw_items r LEFT JOIN competitions c ON c.raw_item_id = r.id
+                WHERE r.source_kind = %s AND r.source_name = ANY(%s)
+                  AND (r.needs_extraction OR c.id IS NULL OR NOT ({COMPLETE}))""",
+            (source_kind, list(source_names)),
+        )
+        return {row[0] for row in cur.fetchall()}
+
+
 def store_items(conn, items: list[ScrapedItem], window_start: datetime | None) -> list[StoredItem]:
     """Insert new items, re-queue incomplete known ones; one result per distinct canonical URL.
     Stored text is bounded (``ScrapedItem.bounded``); a cut caption stays whole in the payload."""

@@ -141,7 +141,9 @@ def ingest_web(
     sources = config.enabled_web
     with postgres.connection() as conn:
         known = raw_items.skippable_details(conn, [s.name for s in sources])
-        validators = crawl_validators.load_validators(conn)
+        names = [s.name for s in sources]
+        settled = set(names) - raw_items.sources_with_open_items(conn, "web", names)
+        validators = crawl_validators.load_validators(conn, settled)
     outcomes = crawl_web(
         sources,
         config.crawl,
@@ -168,7 +170,7 @@ def ingest_web(
         if outcome.not_modified:
             log(f"[Web] {source.name}: feed not modified since the last pass (HTTP 304)")
         with postgres.connection() as conn:  # after the items: a 304 must not hide unstored ones
-            crawl_validators.save_validators(conn, outcome.validators)
+            crawl_validators.save_validators(conn, source.name, outcome.validators)
         if not outcome.unreachable and report.errors:
             report.status = "ok with errors"
         for error in outcome.errors:  # each skipped card or refused link, with its reason
