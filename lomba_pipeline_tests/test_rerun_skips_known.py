@@ -201,5 +201,10 @@ def test_an_unchanged_blogger_feed_is_asked_conditionally_and_a_changed_one_read
         assert third.new == 1 and third.found == 4
         # the new item is not extracted yet: the feed is read in full while it waits
         fourth, asked = run(postgres, config, site)
-    assert asked == ["GET /blog/feeds/posts/default"] and len(site.not_modified) == 1
-    assert (fourth.found, fourth.pending, fourth.complete) == (4, 1, 3)
+        assert asked == ["GET /blog/feeds/posts/default"] and len(site.not_modified) == 1
+        assert (fourth.found, fourth.pending, fourth.complete) == (4, 1, 3)
+        # nothing stored any more (a restored or emptied database): read in full, stored again
+        with postgres.cursor() as cur:
+            cur.execute("TRUNCATE raw_items RESTART IDENTITY CASCADE")
+        fifth, _ = run(postgres, config, site)
+    assert len(site.not_modified) == 1 and fifth.new == 4

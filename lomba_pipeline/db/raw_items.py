@@ -57,15 +57,18 @@ def skippable_details(conn, source_names: list[str]) -> dict[str, str]:
         return dict(cur.fetchall())
 
 
-def sources_with_open_items(conn, source_kind: str, source_names: list[str]) -> set[str]:
-    """The sources with an item that is queued for extraction or not complete: their next pass
-    must read every item again (seeing an incomplete item re-queues it)."""
+def settled_sources(conn, source_kind: str, source_names: list[str]) -> set[str]:
+    """The sources with stored items, every one complete and none queued for extraction: only
+    these may be asked "changed since?" (seeing an incomplete item re-queues it, and a source
+    with nothing stored must be read in full)."""
     with conn.cursor() as cur:
         cur.execute(
-            f"""SELECT DISTINCT r.source_name
+            f"""SELECT r.source_name
                 FROM raw_items r LEFT JOIN competitions c ON c.raw_item_id = r.id
                 WHERE r.source_kind = %s AND r.source_name = ANY(%s)
-                  AND (r.needs_extraction OR c.id IS NULL OR NOT ({COMPLETE}))""",
+                GROUP BY r.source_name
+                HAVING bool_and(NOT r.needs_extraction AND c.id IS NOT NULL
+                                AND COALESCE({COMPLETE}, false))""",
             (source_kind, list(source_names)),
         )
         return {row[0] for row in cur.fetchall()}

@@ -142,7 +142,7 @@ def ingest_web(
     with postgres.connection() as conn:
         known = raw_items.skippable_details(conn, [s.name for s in sources])
         names = [s.name for s in sources]
-        settled = set(names) - raw_items.sources_with_open_items(conn, "web", names)
+        settled = raw_items.settled_sources(conn, "web", names)
         validators = crawl_validators.load_validators(conn, settled)
     outcomes = crawl_web(
         sources,
