@@ -41,8 +41,8 @@ def one_round() -> dict:
     return figures
 
 
-def import_times(top: int) -> list[tuple[int, int, str]]:
-    """(cumulative us, self us, module) of the ``top`` costliest imports."""
+def import_times() -> list[tuple[int, int, str]]:
+    """(cumulative us, self us, module) of every import, costliest first."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", LOAD],
         cwd=ROOT, capture_output=True, text=True, check=True,
@@ -53,7 +53,7 @@ def import_times(top: int) -> list[tuple[int, int, str]]:
             continue
         own, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
         rows.append((int(cumulative), int(own), name))
-    return sorted(rows, reverse=True)[:top]
+    return sorted(rows, reverse=True)
 
 
 def main() -> None:
@@ -75,10 +75,15 @@ def main() -> None:
     )
     walls = ", ".join(f"{r['wall']:.2f}" for r in rounds)
     print(f"  rounds (wall s): {walls}")
-    print(f"python -X importtime, top {args.top} by cumulative time:")
-    print(f"  {'cumulative':>11s} {'self':>9s}  module")
-    for cumulative, own, name in import_times(args.top):
-        print(f"  {cumulative / 1000:9.0f}ms {own / 1000:7.0f}ms  {name}")
+    rows = import_times()
+    for title, ordered in (
+        ("cumulative time (with what they import)", rows),
+        ("self time", sorted(rows, key=lambda row: row[1], reverse=True)),
+    ):
+        print(f"python -X importtime, top {args.top} by {title}:")
+        print(f"  {'cumulative':>11s} {'self':>9s}  module")
+        for cumulative, own, name in ordered[: args.top]:
+            print(f"  {cumulative / 1000:9.0f}ms {own / 1000:7.0f}ms  {name}")
 
 
 if __name__ == "__main__":
