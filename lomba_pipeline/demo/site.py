@@ -16,6 +16,7 @@ same records. Absolute links the site writes use the host the request came in on
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -114,14 +115,18 @@ class SyntheticSite:
         blogs: dict[str, list[SyntheticBlogPost] | None] | None = None,
         ig_profiles: dict[str, list[SyntheticIgPost]] | None = None,
         malformed_card: bool = False,
+        repeat_last_page: bool = False,
     ):
         self.events = events or []
         self.blogs = blogs or {}  # None as a value = a broken feed
         self.ig_profiles = ig_profiles or {}
         self.malformed_card = malformed_card
+        # like sites that answer past the end with their last page again, never an empty one
+        self.repeat_last_page = repeat_last_page
         self.url = ""
         self.media_url = ""  # base of the IG media URLs (default: the site's own address)
         self.requests: list[str] = []  # "METHOD /path" of every request, for tests and checks
+        self.not_modified: list[str] = []  # paths answered "304 Not Modified"
         self._server = None
 
     # -- infolomba ------------------------------------------------------------------------------
@@ -143,6 +148,8 @@ class SyntheticSite:
     async def load_more(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
         start = int(form.get("start") or 0)
+        if self.repeat_last_page and self.events and start >= len(self.events):
+            start = (len(self.events) - 1) // PAGE * PAGE
         cards = "".join(_card(e) for e in self.events[start : start + PAGE])
         return JSONResponse({"html": cards})
 
@@ -201,7 +208,14 @@ class SyntheticSite:
             }
             for p in posts
         ]
-        return JSONResponse({"version": "1.0", "encoding": "UTF-8", "feed": {"entry": entries}})
+        answer = JSONResponse({"version": "1.0", "encoding": "UTF-8", "feed": {"entry": entries}})
+        # like Blogger: a strong ETag of the body; If-None-Match with it gets an empty 304
+        etag = '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
+        if etag in request.headers.get("if-none-match", ""):
+            self.not_modified.append(request.url.path)
+            return Response(status_code=304, headers={"ETag": etag})
+        answer.headers["ETag"] = etag
+        return answer
 
     async def blog_media(self, request: Request) -> Response:
         return Response(poster_png(int(request.path_params["n"])), media_type="image/png")

@@ -21,8 +21,8 @@ from lomba_pipeline.catalog.sources.items import (
     checked_link,
 )
 from lomba_pipeline.catalog.sources.web_crawl import crawl_web
+from lomba_pipeline.db import crawl_validators, raw_items
 from lomba_pipeline.db import images as images_db
-from lomba_pipeline.db import raw_items
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.db.manual_links import link_by_partition, mark_link
 from lomba_pipeline.media.images import InvalidImage, inspect_image
@@ -67,6 +67,8 @@ class SourceReport:
     requeued: int = 0
     pending: int = 0
     complete: int = 0
+    refreshed: int = 0  # known items whose changed card updated the stored text
+    details_skipped: int = 0  # detail pages not fetched: known complete item, same card
     errors: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict:
@@ -76,6 +78,8 @@ class SourceReport:
             "requeued": self.requeued,
             "already_pending": self.pending,
             "skipped_complete": self.complete,
+            "refreshed": self.refreshed,
+            "details_skipped": self.details_skipped,
             "errors": len(self.errors),
         }
 
@@ -114,6 +118,9 @@ def store_and_log(postgres, report: SourceReport, items: list[ScrapedItem], wind
         else:
             report.complete += 1
             verb = "no change"
+        if result.refreshed:
+            report.refreshed += 1
+            verb += ", text refreshed from the changed card"
         item = result.item
         title = (item.title or item.caption or "")[:60].replace("\n", " ")
         cut = item.payload.get("caption_chars")
@@ -132,16 +139,38 @@ def ingest_web(
 ) -> list[SourceReport]:
     """Crawl the enabled web sources (every request under ``outbound``, strict by default)."""
     sources = config.enabled_web
-    outcomes = crawl_web(sources, config.crawl, now=window.end, outbound=outbound)
+    with postgres.connection() as conn:
+        known = raw_items.skippable_details(conn, [s.name for s in sources])
+        names = [s.name for s in sources]
+        settled = raw_items.settled_sources(conn, "web", names)
+        validators = crawl_validators.load_validators(conn, settled)
+    outcomes = crawl_web(
+        sources,
+        config.crawl,
+        now=window.end,
+        outbound=outbound,
+        known_details=known,
+        validators=validators,
+    )
     reports = []
     for source in sources:
         outcome = outcomes[source.name]
         report = SourceReport("Web", source.name, errors=list(outcome.errors))
+        report.details_skipped = outcome.details_skipped
+        if outcome.details_skipped:
+            log(
+                f"[Web] {source.name}: {outcome.details_skipped} detail pages not fetched "
+                "(known complete items, card unchanged)"
+            )
         if outcome.unreachable:
             report.status = "unreachable"
             report.errors.insert(0, outcome.unreachable)
             log(f"[Web] {source.name}: unreachable ({outcome.unreachable})")
         store_and_log(postgres, report, outcome.items, window, log)
+        if outcome.not_modified:
+            log(f"[Web] {source.name}: feed not modified since the last pass (HTTP 304)")
+        with postgres.connection() as conn:  # after the items: a 304 must not hide unstored ones
+            crawl_validators.save_validators(conn, source.name, outcome.validators)
         if not outcome.unreachable and report.errors:
             report.status = "ok with errors"
         for error in outcome.errors:  # each skipped card or refused link, with its reason

@@ -72,7 +72,12 @@ class InfolombaSource(_WebSource):
     list_path: str = (
         "/events?sort=Default&title=&peserta=5&lokasi=Semua+Lokasi&kategori=Semua+Kategori"
     )
-    load_more_pages: int = Field(3, ge=0, le=200)  # extra pages of 10 after the first
+    # extra pages of 10 after the first; none = follow the site until a page adds no new card
+    load_more_pages: int | None = Field(None, ge=0, le=100_000)
+    # time budget for following load-more pages (the pass timeout still bounds the whole pass).
+    # Generous: at 0.5 s per request the pages share the host with the details they queue, so
+    # 100 pages (1,000 cards) take ~340 s of a first pass (bench/scrape.py)
+    load_more_seconds: float = Field(540, gt=0, le=3600)
     include_past: bool = False
 
 

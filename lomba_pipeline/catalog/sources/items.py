@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,6 +39,7 @@ class ScrapedItem:
     posted_at: datetime | None = None
     hints: dict = field(default_factory=dict)
     payload: dict = field(default_factory=dict)
+    card_hash: str | None = None  # web items: what the list card said (``card_hash``)
 
     @property
     def canonical_url(self) -> str:
@@ -58,6 +61,12 @@ class ScrapedItem:
             k: v[:MAX_HINT_CHARS] if isinstance(v, str) else v for k, v in self.hints.items()
         }
         return replace(self, caption=caption, title=title, hints=hints, payload=payload)
+
+
+def card_hash(listing: dict) -> str:
+    """A stable hash of a parsed list card: equal cards give equal hashes across runs."""
+    text = json.dumps(listing, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class BadLink(ValueError):

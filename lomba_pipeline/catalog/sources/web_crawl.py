@@ -4,6 +4,14 @@ One crawler serves every web source (shared concurrency budget, in-memory storag
 routes each request by label to the site's parser, and collects per-source outcomes: items,
 per-item errors, and whether the source answered at all. A failing card, detail page or feed
 becomes an error on that source; it never stops the crawl.
+
+Re-runs skip what is known: a card whose canonical URL and card hash appear in ``known_details``
+(complete records, see ``raw_items.skippable_details``) yields its card-only item without its
+detail page being fetched. infolomba's load-more pages are followed one after another until a
+page adds no new card, the optional page cap, or the source's time budget. A Blogger feed is
+asked conditionally with the validators it gave last time (``validators``); a 304 answer means
+the feed is unchanged and yields nothing, and a full answer's validators come back in
+``SourceOutcome.validators`` to be saved once its items are stored.
 """
 
 from __future__ import annotations
@@ -24,7 +32,13 @@ from lomba_pipeline.catalog.sources.config import (
     GenericSource,
     InfolombaSource,
 )
-from lomba_pipeline.catalog.sources.items import BadLink, ScrapedItem, checked_link
+from lomba_pipeline.catalog.sources.items import (
+    BadLink,
+    ScrapedItem,
+    canonical_url,
+    card_hash,
+    checked_link,
+)
 from lomba_pipeline.resources.outbound import OutboundError, OutboundPolicy
 
 AJAX_HEADERS = {
@@ -42,6 +56,9 @@ class SourceOutcome:
     items: list[ScrapedItem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     pages: int = 0
+    details_skipped: int = 0  # known complete items whose unchanged card spared the detail page
+    not_modified: int = 0  # conditional requests answered "304 Not Modified"
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)  # feed URL -> validators
     unreachable: str | None = None  # why the source's entry page could not be read
     skipped: str | None = None  # why the source was not attempted
 
@@ -73,21 +90,29 @@ class _HostPacer:
 
 
 def crawl_web(
-    sources: list, crawl: CrawlSettings, now: datetime, outbound: OutboundPolicy | None = None
+    sources: list,
+    crawl: CrawlSettings,
+    now: datetime,
+    outbound: OutboundPolicy | None = None,
+    known_details: dict[str, str] | None = None,
+    validators: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, SourceOutcome]:
     """Blocking entry point (runs its own event loop, in a thread if one is already running).
-    Every request goes through ``outbound`` (default: the strict policy, no internal hosts)."""
+    Every request goes through ``outbound`` (default: the strict policy, no internal hosts).
+    ``known_details``: canonical URL -> card hash of items whose detail need not be re-read;
+    ``validators``: feed URL -> the ETag / Last-Modified it answered with last time."""
+    args = (sources, crawl, now, outbound, known_details, validators)
     try:
         asyncio.get_running_loop()
         in_loop = True
     except RuntimeError:
         in_loop = False
     if not in_loop:
-        return asyncio.run(crawl_web_async(sources, crawl, now, outbound))
+        return asyncio.run(crawl_web_async(*args))
     result: dict = {}
 
     def target():
-        result["value"] = asyncio.run(crawl_web_async(sources, crawl, now, outbound))
+        result["value"] = asyncio.run(crawl_web_async(*args))
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -96,7 +121,12 @@ def crawl_web(
 
 
 async def crawl_web_async(
-    sources: list, crawl: CrawlSettings, now: datetime, outbound: OutboundPolicy | None = None
+    sources: list,
+    crawl: CrawlSettings,
+    now: datetime,
+    outbound: OutboundPolicy | None = None,
+    known_details: dict[str, str] | None = None,
+    validators: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, SourceOutcome]:
     from crawlee import ConcurrencySettings, Request
     from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
@@ -108,6 +138,9 @@ async def crawl_web_async(
 
     outcomes = {s.name: SourceOutcome(s.name) for s in sources}
     by_name = {s.name: s for s in sources}
+    known = known_details or {}
+    seen_cards: dict[str, set[str]] = {s.name: set() for s in sources}  # per pass, per source
+    started = time.monotonic()
     if not sources:
         return outcomes
 
@@ -157,6 +190,19 @@ async def crawl_web_async(
             outcome(ctx).errors.append(f"{listing.get('url')!r}: skipped ({reason})")
             return []
 
+    def detail_known(ctx, source, listing: dict) -> bool:
+        """A known complete item with an unchanged card: keep the card, skip the detail."""
+        try:
+            key = canonical_url(listing["url"])
+        except ValueError:
+            return False
+        if known.get(key) != card_hash(listing):
+            return False
+        result = outcome(ctx)
+        result.details_skipped += 1
+        result.items.append(_item(source, listing))
+        return True
+
     # -- infolomba.id --------------------------------------------------------------------------
     def infolomba_detail_request(source: InfolombaSource, listing: dict):
         return Request.from_url(
@@ -166,27 +212,43 @@ async def crawl_web_async(
             payload=urlencode({"event_id": listing["external_id"]}).encode(),
             label="INFOLOMBA_DETAIL",
             unique_key=f"{source.name}:detail:{listing['external_id']}",
-            user_data={"source": source.name, "listing": listing},
+            user_data={"source": source.name, "listing": listing, "card_hash": card_hash(listing)},
         )
 
-    async def enqueue_infolomba_cards(ctx, html: str, page: str) -> None:
+    async def enqueue_infolomba_cards(ctx, html: str, page: str) -> int:
+        """Queue the details of a page's cards; returns how many cards this pass had not seen."""
         source = by_name[ctx.request.user_data["source"]]
         listings, errors = parsers.infolomba_cards(html, _base(source), source.include_past)
         outcome(ctx).errors.extend(f"{page}: {e}" for e in errors)
-        requests = []
+        seen = seen_cards[source.name]
+        requests, new = [], 0
         for listing in listings:
+            if listing["external_id"] in seen:
+                continue
+            seen.add(listing["external_id"])
+            new += 1
+            if detail_known(ctx, source, listing):
+                continue
             requests += request_or_skip(
                 ctx, lambda listing=listing: infolomba_detail_request(source, listing), listing
             )
         await ctx.add_requests(requests)
+        return new
 
-    @crawler.router.handler("INFOLOMBA_LIST")
-    async def infolomba_list(ctx: ParselCrawlingContext) -> None:
-        source = by_name[ctx.request.user_data["source"]]
-        outcome(ctx).pages += 1
-        await enqueue_infolomba_cards(ctx, (await body(ctx)).decode(errors="replace"), "list")
-        more = [
-            Request.from_url(
+    async def follow_load_more(ctx, source: InfolombaSource, page: int) -> None:
+        """Ask for load-more page ``page`` next (ahead of queued details, so the listing is
+        found first), unless the page cap or the source's time budget says stop."""
+        if source.load_more_pages is not None and page > source.load_more_pages:
+            return
+        if time.monotonic() - started > source.load_more_seconds:
+            outcome(ctx).errors.append(
+                f"load-more stopped at page {page}: time budget of "
+                f"{source.load_more_seconds:.0f} s used"
+            )
+            return
+        request = request_or_skip(
+            ctx,
+            lambda: Request.from_url(
                 _base(source) + "/load-event-2",
                 method="POST",
                 headers={**BASE_HEADERS, **AJAX_HEADERS},
@@ -203,21 +265,33 @@ async def crawl_web_async(
                 label="INFOLOMBA_MORE",
                 unique_key=f"{source.name}:more:{page}",
                 user_data={"source": source.name, "page": page},
-            )
-            for page in range(1, source.load_more_pages + 1)
-        ]
-        await ctx.add_requests(more)
+            ),
+            {"url": f"load-more page {page}"},
+        )
+        for each in request:
+            await queue.add_request(each, forefront=True)
+
+    @crawler.router.handler("INFOLOMBA_LIST")
+    async def infolomba_list(ctx: ParselCrawlingContext) -> None:
+        source = by_name[ctx.request.user_data["source"]]
+        outcome(ctx).pages += 1
+        await enqueue_infolomba_cards(ctx, (await body(ctx)).decode(errors="replace"), "list")
+        await follow_load_more(ctx, source, 1)
 
     @crawler.router.handler("INFOLOMBA_MORE")
     async def infolomba_more(ctx: ParselCrawlingContext) -> None:
-        page = f"load-more page {ctx.request.user_data['page']}"
+        source = by_name[ctx.request.user_data["source"]]
+        number = ctx.request.user_data["page"]
+        page = f"load-more page {number}"
         outcome(ctx).pages += 1
         try:
             html = parsers.json_html(await body(ctx), page)
         except ValueError as exc:
             outcome(ctx).errors.append(str(exc))
             return
-        await enqueue_infolomba_cards(ctx, html, page)
+        # the site's own end: a page that adds no card this pass has not seen
+        if await enqueue_infolomba_cards(ctx, html, page):
+            await follow_load_more(ctx, source, number + 1)
 
     @crawler.router.handler("INFOLOMBA_DETAIL")
     async def infolomba_detail(ctx: ParselCrawlingContext) -> None:
@@ -228,7 +302,9 @@ async def crawl_web_async(
             html = parsers.json_html(await body(ctx), f"detail of {listing['url']}")
             detail = parsers.infolomba_detail(html, _base(source))
         except ValueError as exc:
-            _keep_listing(outcome(ctx), source, listing, str(exc))
+            _keep_listing(
+                outcome(ctx), source, listing, str(exc), ctx.request.user_data["card_hash"]
+            )
             return
         outcome(ctx).errors.extend(f"detail of {listing['url']}: {p}" for p in detail["problems"])
         outcome(ctx).items.append(
@@ -238,6 +314,7 @@ async def crawl_web_async(
                 caption=detail["description"],
                 image_url=listing.get("image_url") or detail["image_url"],
                 extra_hints=detail["hints"],
+                hashed=ctx.request.user_data["card_hash"],
             )
         )
 
@@ -247,6 +324,13 @@ async def crawl_web_async(
         source = by_name[ctx.request.user_data["source"]]
         result = outcome(ctx)
         result.pages += 1
+        feed = ctx.request.user_data["feed"]
+        if ctx.http_response.status_code == 304:
+            result.not_modified += 1  # unchanged since the last full answer: all of it stored
+            return
+        answered = _validators_of(ctx.http_response.headers)
+        if answered:
+            result.validators[feed] = answered
         since = now - timedelta(days=source.freshness_days)
         try:
             listings, errors = parsers.blogger_entries(await body(ctx), ctx.request.url, since)
@@ -270,14 +354,18 @@ async def crawl_web_async(
         for listing in listings:
             if source.detail is None:
                 result.items.append(_item(source, listing))
-            else:
+            elif not detail_known(ctx, source, listing):
                 details += request_or_skip(
                     ctx,
                     lambda listing=listing: Request.from_url(
                         listing["url"],
                         headers=BASE_HEADERS,
                         label="GENERIC_DETAIL",
-                        user_data={"source": source.name, "listing": listing},
+                        user_data={
+                            "source": source.name,
+                            "listing": listing,
+                            "card_hash": card_hash(listing),
+                        },
                     ),
                     listing,
                 )
@@ -320,6 +408,7 @@ async def crawl_web_async(
                 caption=detail["description"] or listing.get("caption"),
                 image_url=detail["image_url"] or listing.get("image_url"),
                 extra_hints=detail["hints"],
+                hashed=ctx.request.user_data["card_hash"],
             )
         )
 
@@ -335,13 +424,19 @@ async def crawl_web_async(
             result.unreachable = f"{reason} ({ctx.request.url})"
         elif label in {"INFOLOMBA_DETAIL", "GENERIC_DETAIL"}:
             listing = dict(ctx.request.user_data["listing"])
-            _keep_listing(result, source, listing, f"detail {listing['url']}: {reason}")
+            _keep_listing(
+                result,
+                source,
+                listing,
+                f"detail {listing['url']}: {reason}",
+                ctx.request.user_data.get("card_hash"),
+            )
         else:
             result.errors.append(f"{ctx.request.url}: {reason}")
 
     start = []
     for source in sources:
-        start.extend(_start_requests(source, Request))
+        start.extend(_start_requests(source, Request, validators or {}))
     try:
         await asyncio.wait_for(crawler.run(start), timeout=crawl.pass_timeout_seconds)
     except TimeoutError:
@@ -350,7 +445,21 @@ async def crawl_web_async(
     return outcomes
 
 
-def _start_requests(source, Request) -> list:
+def _validators_of(headers) -> dict[str, str]:
+    found = {"etag": headers.get("etag"), "last_modified": headers.get("last-modified")}
+    return {k: v for k, v in found.items() if v}
+
+
+def _conditional(known: dict[str, str] | None) -> dict[str, str]:
+    headers = {}
+    if known and known.get("etag"):
+        headers["If-None-Match"] = known["etag"]
+    if known and known.get("last_modified"):
+        headers["If-Modified-Since"] = known["last_modified"]
+    return headers
+
+
+def _start_requests(source, Request, validators: dict) -> list:
     user_data = {"source": source.name}
     if isinstance(source, InfolombaSource):
         return [
@@ -365,12 +474,13 @@ def _start_requests(source, Request) -> list:
         params = {"alt": "json", "max-results": source.max_results}
         if source.query:
             params["q"] = source.query
+        feed = f"{_base(source)}/feeds/posts/default?{urlencode(params)}"
         return [
             Request.from_url(
-                f"{_base(source)}/feeds/posts/default?{urlencode(params)}",
-                headers=BASE_HEADERS,
+                feed,
+                headers={**BASE_HEADERS, **_conditional(validators.get(feed))},
                 label="BLOGGER_FEED",
-                user_data=user_data,
+                user_data={**user_data, "feed": feed},
             )
         ]
     if isinstance(source, GenericSource):
@@ -387,7 +497,11 @@ def _base(source) -> str:
     return str(source.base_url).rstrip("/")
 
 
-def _item(source, listing: dict, caption=None, image_url=None, extra_hints=None) -> ScrapedItem:
+def _item(
+    source, listing: dict, caption=None, image_url=None, extra_hints=None, hashed=None
+) -> ScrapedItem:
+    """``hashed``: the card hash taken when the card was read (user_data may round-trip the
+    listing through JSON); else it is taken from ``listing`` now."""
     hints = {**listing.get("hints", {}), **(extra_hints or {})}
     return ScrapedItem(
         source_kind="web",
@@ -400,13 +514,16 @@ def _item(source, listing: dict, caption=None, image_url=None, extra_hints=None)
         posted_at=listing.get("posted_at"),
         hints=hints,
         payload={k: v for k, v in listing.items() if k != "posted_at"},
+        card_hash=hashed or card_hash(listing),
     )
 
 
-def _keep_listing(result: SourceOutcome, source, listing: dict, error: str) -> None:
+def _keep_listing(
+    result: SourceOutcome, source, listing: dict, error: str, hashed: str | None = None
+) -> None:
     """The detail failed: keep what the list card said, and record why the rest is missing."""
     result.errors.append(error)
-    item = _item(source, listing)
+    item = _item(source, listing, hashed=hashed)
     item.hints["detail_error"] = error
     result.items.append(item)
 
