@@ -109,6 +109,16 @@ def postgres(test_environment):
 
 
 @pytest.fixture
+def own_dagster_database(test_environment):
+    """A Dagster instance database of this test's own: a ``lomba dev`` daemon started by the
+    test sees no runs, sensor cursors or queued runs left by other tests' daemons."""
+    name = f"dagster_own_{uuid.uuid4().hex[:10]}"
+    url = ensure_database(test_environment["server_url"], name)
+    yield url
+    _drop_database(test_environment["server_url"], name)
+
+
+@pytest.fixture
 def scratch_database(pg_server_url):
     """An empty database for tests that exercise migrations themselves."""
     name = f"lomba_scratch_{uuid.uuid4().hex[:10]}"

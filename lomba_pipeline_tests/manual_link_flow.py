@@ -39,7 +39,8 @@ class FlowResult:
     canonical_url: str
 
 
-def run_manual_link_through_daemon(deadline_seconds: float = 240) -> FlowResult:
+def run_manual_link_through_daemon(deadline_seconds: float = 240,
+                                   dagster_database_url: str | None = None) -> FlowResult:
     post = FakePost(3_900_000_000_000_000_077, "LOMBA POSTER NASIONAL [SINTETIS]\\n"
                     "Pendaftaran 1-20 Desember 2026. Terbuka untuk mahasiswa.",
                     datetime(2026, 11, 20, 9, tzinfo=UTC))
@@ -51,6 +52,8 @@ def run_manual_link_through_daemon(deadline_seconds: float = 240) -> FlowResult:
             "LOMBA_IG_SCRAPER_SESSIONID": SESSIONID,
             "LOMBA_IG_API_BASE_URL": fake.url,
             "LOMBA_IG_REQUEST_DELAY_SECONDS": "0",
+            **({"LOMBA_DAGSTER_DATABASE_URL": dagster_database_url}
+               if dagster_database_url else {}),
             # the fake's poster URLs are on loopback: allowed explicitly, as a test site
             "LOMBA_FETCH_ALLOW_HOSTS": fake.url.split("://", 1)[1].rstrip("/"),
         }

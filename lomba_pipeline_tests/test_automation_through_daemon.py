@@ -7,8 +7,9 @@ from lomba_pipeline_tests.manual_link_flow import run_manual_link_through_daemon
 
 
 @pytest.mark.timeout(420)
-def test_a_manual_link_reaches_the_review_state_by_automation_alone(postgres):
-    flow = run_manual_link_through_daemon()
+def test_a_manual_link_reaches_the_review_state_by_automation_alone(postgres,
+                                                                   own_dagster_database):
+    flow = run_manual_link_through_daemon(dagster_database_url=own_dagster_database)
     # the order of the chain is the order of the lineage
     at = flow.materialized_at
     assert (at["manual_link_posts"] <= at["poster_images"] <= at["extracted_fields"]

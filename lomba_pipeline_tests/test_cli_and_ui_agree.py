@@ -47,7 +47,8 @@ def _empty(postgres) -> None:
 
 
 @pytest.mark.timeout(420)
-def test_lomba_run_and_a_ui_launched_run_store_identical_rows(postgres, tmp_path):
+def test_lomba_run_and_a_ui_launched_run_store_identical_rows(postgres, tmp_path,
+                                                             own_dagster_database):
     sources = tmp_path / "sources.yaml"
     with SyntheticSite(events=make_events(5), blogs={"blog": make_blog_posts(2, now_utc())}) as site:
         sources.write_text(
@@ -57,6 +58,7 @@ def test_lomba_run_and_a_ui_launched_run_store_identical_rows(postgres, tmp_path
             f'  - {{name: blog, type: blogger, base_url: "{site.url}/blog", freshness_days: 30}}\n'
         )
         env = {**os.environ, "LOMBA_SOURCES_FILE": str(sources),
+               "LOMBA_DAGSTER_DATABASE_URL": own_dagster_database,
                "LOMBA_FETCH_ALLOW_HOSTS": site.host_port}  # the loopback site, explicitly
         out = lomba("run", env=env)
         assert out.returncode == 0, out.stderr
