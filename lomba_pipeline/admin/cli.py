@@ -4,28 +4,11 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 import click
 
-
-@contextmanager
-def database_errors_as_one_line():
-    """A database that cannot be reached ends the command with one line, not a traceback."""
-    import psycopg2
-
-    try:
-        yield
-    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise click.ClickException(f"cannot reach the database: {first_line}") from None
-
-
-def migrated_postgres():
-    from lomba_pipeline.db.migrated import migrated_postgres as migrate
-
-    with database_errors_as_one_line():
-        return migrate()
+# an unreachable database ends any of these commands in one line: `lomba`'s command group
+from lomba_pipeline.db.migrated import migrated_postgres
 
 
 def build_app_from_settings():
@@ -85,7 +68,7 @@ def create_user_command(username: str, role: str) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     pg = migrated_postgres()
     try:
-        with database_errors_as_one_line(), pg.connection() as conn:
+        with pg.connection() as conn:
             user = create_user(conn, username.strip().lower(), password, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -97,7 +80,7 @@ def create_user_command(username: str, role: str) -> None:
 def disable_user_command(username: str) -> None:
     from lomba_pipeline.admin.auth import disable_user
 
-    with database_errors_as_one_line(), migrated_postgres().connection() as conn:
+    with migrated_postgres().connection() as conn:
         found = disable_user(conn, username.strip().lower())
     if not found:
         raise click.ClickException(f"no user named {username!r}")

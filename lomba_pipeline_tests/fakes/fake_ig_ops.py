@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse, Response
 
-from lomba_pipeline_tests.fakes.http_fake import Call, HttpFake, route
+from lomba_pipeline_tests.fakes.http_fake import HttpFake, route
 
 # the replies the private API sends, as instagrapi's _send_private_request maps them
 ERRORS: dict[str, tuple[int, dict | bytes]] = {
@@ -278,17 +278,6 @@ class FakeIgOps(HttpFake):
                     return Response(body, status_code=status, media_type="text/html")
                 return JSONResponse(body, status)
         return await super()._dispatch(request)
-
-    async def _record(self, request) -> None:
-        call = Call(
-            request.method,
-            request.url.path,
-            dict(request.query_params),
-            {k.lower(): v for k, v in request.headers.items()},
-            await request.body(),
-        )
-        with self._lock:
-            self.calls.append(call)
 
     def _take_injection(self, path: str, caller: str | None) -> str | None:
         with self._state:

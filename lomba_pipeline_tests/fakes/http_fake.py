@@ -98,7 +98,8 @@ class HttpFake:
         return None
 
     # -- serving -----------------------------------------------------------------------------
-    async def _dispatch(self, request: Request) -> Response:
+    async def _record(self, request: Request) -> Call:
+        """Every request is recorded, answered or refused: tests count what was asked."""
         call = Call(
             request.method,
             request.url.path,
@@ -108,6 +109,10 @@ class HttpFake:
         )
         with self._lock:
             self.calls.append(call)
+        return call
+
+    async def _dispatch(self, request: Request) -> Response:
+        call = await self._record(request)
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
         failure = self._take_failure(call.path)

@@ -129,5 +129,5 @@ def test_admin_commands_with_the_database_down_print_one_line():
         out = lomba(*args, stdin=stdin, env=env)
         assert out.returncode == 1, args
         lines = out.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the database:"), lines
+        assert len(lines) == 1 and lines[0].startswith("Error: the database is not reachable"), lines
         assert "rahasia" not in out.stderr + out.stdout  # neither password appears

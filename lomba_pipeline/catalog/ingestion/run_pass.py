@@ -20,7 +20,7 @@ from tabulate import tabulate
 from lomba_pipeline.catalog.extraction.assets import competitions, extracted_fields
 from lomba_pipeline.catalog.ingestion.assets import ingestion_assets
 from lomba_pipeline.catalog.ingestion.automation import ig_run_tags
-from lomba_pipeline.catalog.ingestion.service import PosterReport, SourceReport, Window
+from lomba_pipeline.catalog.ingestion.service import SourceReport, Window
 from lomba_pipeline.catalog.review.assets import reviewed_competitions
 from lomba_pipeline.partitions import six_hourly
 
@@ -31,7 +31,7 @@ CATALOG_CHAIN = ["poster_images", "extracted_fields", "competitions", "reviewed_
 class PassSummary:
     window: Window
     sources: list[SourceReport] = field(default_factory=list)
-    posters: PosterReport = field(default_factory=PosterReport)
+    posters: dict = field(default_factory=dict)  # poster_images' metadata (PosterReport's)
     extraction: str = "extraction: not run"
     failed_steps: list[str] = field(default_factory=list)  # "asset: first line of the error"
 
@@ -54,8 +54,9 @@ class PassSummary:
         return (
             f"window {self.window.key} ({self.window.start:%Y-%m-%d %H:%M} – "
             f"{self.window.end:%H:%M} WIB)\n{table}\n"
-            f"posters: {p.stored} stored ({p.uploaded} uploaded, {p.reused} already in store), "
-            f"{len(p.errors)} rejected\n{self.extraction}"
+            f"posters: {p.get('posters_stored', 0)} stored ({p.get('objects_uploaded', 0)} "
+            f"uploaded, {p.get('objects_reused', 0)} already in store), "
+            f"{p.get('poster_errors', 0)} rejected\n{self.extraction}"
             + "".join(f"\nFAILED {step}" for step in self.failed_steps)
         )
 
@@ -135,12 +136,7 @@ def run_catalog_pass(
     result = job("lomba_run_catalog").execute_in_process(
         instance=instance, raise_on_error=False, tags=tags, run_config=run_config
     )
-    posters = _metadata(result, "poster_images")
-    summary.posters = PosterReport(
-        stored=posters.get("posters_stored", 0), uploaded=posters.get("objects_uploaded", 0),
-        reused=posters.get("objects_reused", 0),
-        errors=[""] * posters.get("poster_errors", 0),
-    )
+    summary.posters = _metadata(result, "poster_images")
     summary.failed_steps = _failed_steps(result, CATALOG_CHAIN)
     extraction = _metadata(result, "extracted_fields")
     summary.extraction = extraction.get("summary_line") or _failure(result, "extracted_fields") or (
