@@ -141,4 +141,16 @@ def test_every_lane_runs_without_switching_it_on():
     assert {"catalog_web_schedule", "catalog_ig_schedule", "manual_link_sensor",
             "catalog_automation_sensor", "whatsapp_catch_up_schedule", "catalog_report_schedule",
             "ig_reply_sensor", "ig_nightly_report_schedule",
-            "ig_morning_post_ig_001", "ig_morning_post_ig_010"} <= names
+            "ig_morning_post_ig_001_schedule", "ig_morning_post_ig_010_schedule"} <= names
+
+
+def test_jobs_schedules_and_sensors_follow_one_naming_convention():
+    """A person reading the UI's lists can tell a job from a schedule from a sensor by its name."""
+    repo = defs().get_repository_def()
+    jobs = [j.name for j in repo.get_all_jobs() if not j.name.startswith("__")]
+    misnamed = (
+        [n for n in jobs if not n.endswith("_job")]
+        + [s.name for s in repo.schedule_defs if not s.name.endswith("_schedule")]
+        + [s.name for s in repo.sensor_defs if not s.name.endswith("_sensor")]
+    )
+    assert misnamed == []

@@ -9,7 +9,7 @@ from lomba_pipeline.catalog.ingestion.service import ingest_ig_profile, window_f
 from lomba_pipeline.resources.instagram import (
     EmptyFeedFromActiveProfile,
     InstagramUnavailable,
-    InstagrapiGateway,
+    InstagrapiProfileReader,
     ThrottlePolicy,
 )
 from lomba_pipeline.resources.instagram_client import ClientOptions, Credentials, InstagramSessions
@@ -48,7 +48,7 @@ def gateway(postgres, settings, fake_ig):
             ClientOptions(api_base_url=fake_ig.url, request_delay_seconds=0, delay_range=None),
         )
         policy = ThrottlePolicy(wait_seconds=300, max_attempts=max_attempts, sleep=waits.append)
-        gw = InstagrapiGateway(sessions, "scraper", Credentials(sessionid=SESSIONID), policy)
+        gw = InstagrapiProfileReader(sessions, "scraper", Credentials(sessionid=SESSIONID), policy)
         gw.waits = waits
         return gw
 

@@ -133,7 +133,7 @@ def build_post_schedule(account: str, position: int, spec: LaneSpec) -> dg.Sched
     """The morning post of one account: its own schedule (own on/off switch, own history)."""
 
     @dg.schedule(
-        name=f"ig_morning_post_{account}",
+        name=f"ig_morning_post_{account}_schedule",
         cron_schedule=post_cron(position, spec),
         job=ig_post_job,
         execution_timezone=TIMEZONE,

@@ -212,7 +212,7 @@ def ig() -> None:
 @click.option("--day", default=None, help="YYYY-MM-DD")
 def ig_report(day: str | None) -> None:
     from lomba_pipeline.ig_ops.clock import IgClock
-    from lomba_pipeline.ig_ops.report import summary_text
+    from lomba_pipeline.ig_ops.report_numbers import summary_text
 
     clock = IgClock()
     with _pg().connection() as conn:

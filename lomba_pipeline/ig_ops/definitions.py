@@ -6,7 +6,7 @@ import dagster as dg
 
 from lomba_pipeline.ig_ops.automation import ig_reply_sensor, post_schedules
 from lomba_pipeline.ig_ops.jobs import ig_post_job, ig_reply_job
-from lomba_pipeline.ig_ops.reporting import (
+from lomba_pipeline.ig_ops.report_asset import (
     all_accounts_posted,
     ig_nightly_report_schedule,
     ig_report_job,

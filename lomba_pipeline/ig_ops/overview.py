@@ -11,7 +11,7 @@ from datetime import datetime
 from psycopg2.extras import RealDictCursor
 
 from lomba_pipeline.ig_ops.clock import jakarta_day
-from lomba_pipeline.ig_ops.report import daily_numbers
+from lomba_pipeline.ig_ops.report_numbers import daily_numbers
 from lomba_pipeline.ig_ops.spec import active_spec
 from lomba_pipeline.ig_ops.store import cooldown_status, list_pending_approvals
 

@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "IgPost",
-    "InstagramGateway",
+    "InstagramProfileReader",
     "InstagramNotConfigured",
     "InstagramReader",
     "InstagramUnavailable",
-    "InstagrapiGateway",
+    "InstagrapiProfileReader",
     "EmptyFeedFromActiveProfile",
 ]
 
@@ -61,7 +61,7 @@ class EmptyFeedFromActiveProfile(RuntimeError):
     """The feed came back empty for a profile that has posts: a silent 401, not 'nothing new'."""
 
 
-class InstagramGateway(ABC):
+class InstagramProfileReader(ABC):
     @abstractmethod
     def recent_posts(
         self, profile: str, since: datetime, until: datetime, *, known_active: bool = False
@@ -93,7 +93,7 @@ def _retryable_errors() -> tuple[type[Exception], ...]:
     )
 
 
-class InstagrapiGateway(InstagramGateway):
+class InstagrapiProfileReader(InstagramProfileReader):
     PAGE_SIZE = 33
 
     def __init__(
@@ -269,7 +269,7 @@ class InstagramReader(dg.ConfigurableResource):
             )
         return None
 
-    def gateway(self, postgres, on_wait=None, max_posts: int = 36) -> InstagramGateway:
+    def gateway(self, postgres, on_wait=None, max_posts: int = 36) -> InstagramProfileReader:
         reason = self.not_configured_reason()
         if reason:
             raise InstagramNotConfigured(reason)
@@ -289,7 +289,7 @@ class InstagramReader(dg.ConfigurableResource):
             sleep=self._sleep,
             on_wait=on_wait,
         )
-        return InstagrapiGateway(
+        return InstagrapiProfileReader(
             sessions, self.scraper_username, credentials, policy, max_posts=max_posts
         )
 

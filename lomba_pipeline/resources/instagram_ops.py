@@ -144,7 +144,7 @@ def _failed(account: str, operation: str, exc: Exception, kind: str | None = Non
 
 
 class InstagrapiPublisher(PostPublisher):
-    def __init__(self, gateway: InstagrapiGateway):
+    def __init__(self, gateway: InstagrapiOpsGateway):
         self.gateway = gateway
 
     def publish(self, image: bytes, public_url: str, caption: str) -> PublishedPost:
@@ -182,7 +182,7 @@ def _comment(media_pk: str, c) -> IgComment:
     )
 
 
-class InstagrapiGateway(InstagramOpsGateway):
+class InstagrapiOpsGateway(InstagramOpsGateway):
     """instagrapi behind the lanes. ``relogin`` (when given) makes a fresh client from the stored
     credentials; it is tried once per gateway when Instagram says the session is gone."""
 
@@ -429,4 +429,4 @@ class InstagramOpsResource(dg.ConfigurableResource):
                 credentials["graph_access_token"],
                 poll_seconds=self.graph_poll_seconds,
             )
-        return InstagrapiGateway(account, client, graph, relogin=relogin)
+        return InstagrapiOpsGateway(account, client, graph, relogin=relogin)

@@ -8,8 +8,8 @@ import pytest
 
 from lomba_pipeline.definitions import build_definitions
 from lomba_pipeline.ig_ops.automation import ig_reply_sensor
-from lomba_pipeline.ig_ops.report import summary_text
-from lomba_pipeline.ig_ops.reporting import all_accounts_posted, ig_report_job, nightly_ig_report
+from lomba_pipeline.ig_ops.report_numbers import summary_text
+from lomba_pipeline.ig_ops.report_asset import all_accounts_posted, ig_report_job, nightly_ig_report
 from lomba_pipeline.ig_ops.store import cooldown_status, decide_approval, list_pending_approvals
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, WIB, build_world, uid, wib
@@ -84,7 +84,7 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
     # 08:00 ... 08:18: the real schedules, each tick at its own time
     for index, account in enumerate(OPERATED_ACCOUNTS):
         tick = wib(f"2026-11-20 08:{2 * index:02d}")
-        schedule = repo.get_schedule_def(f"ig_morning_post_{account}")
+        schedule = repo.get_schedule_def(f"ig_morning_post_{account}_schedule")
         (request,) = schedule.evaluate_tick(
             dg.build_schedule_context(
                 scheduled_execution_time=tick,

@@ -4,7 +4,7 @@ comments, throttling during crash recovery, expired sessions, challenges, blocks
 import pytest
 
 from lomba_pipeline.ig_ops.overview import accounts_overview
-from lomba_pipeline.ig_ops.report import summary_text
+from lomba_pipeline.ig_ops.report_numbers import summary_text
 from lomba_pipeline.ig_ops.store import list_pending_approvals
 from lomba_pipeline.secrets_box import secret_box_from_settings
 from lomba_pipeline_tests.ig_ops.test_crash_safety import _crash_during

@@ -42,7 +42,7 @@ def test_one_schedule_per_account_at_0800_plus_two_minutes_in_jakarta(repo, impo
     start = datetime(2026, 11, 20, 0, 0, tzinfo=WIB)
     seen = []
     for index, account in enumerate(OPERATED_ACCOUNTS):
-        schedule = repo.get_schedule_def(f"ig_morning_post_{account}")
+        schedule = repo.get_schedule_def(f"ig_morning_post_{account}_schedule")
         assert schedule.execution_timezone == "Asia/Jakarta"
         first, second = _ticks(schedule, start, 2)
         assert (first.hour, first.minute) == (8, 2 * index)
@@ -62,7 +62,7 @@ def test_one_schedule_per_account_at_0800_plus_two_minutes_in_jakarta(repo, impo
 
 def test_run_key_uses_the_jakarta_date_not_utc(repo, imported):
     # 08:00 WIB is 01:00 UTC the same day; 00:30 WIB would be the previous UTC day
-    schedule = repo.get_schedule_def("ig_morning_post_ig_001")
+    schedule = repo.get_schedule_def("ig_morning_post_ig_001_schedule")
     utc_time = datetime(2026, 11, 20, 1, 0, tzinfo=ZoneInfo("UTC"))
     ctx = dg.build_schedule_context(
         scheduled_execution_time=utc_time, repository_def=repo, resources={"postgres": imported}
@@ -71,7 +71,7 @@ def test_run_key_uses_the_jakarta_date_not_utc(repo, imported):
 
 
 def test_account_not_imported_skips_instead_of_failing_a_run(repo, postgres):
-    schedule = repo.get_schedule_def("ig_morning_post_ig_004")
+    schedule = repo.get_schedule_def("ig_morning_post_ig_004_schedule")
     ctx = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 11, 20, 8, 6, tzinfo=WIB),
         repository_def=repo,

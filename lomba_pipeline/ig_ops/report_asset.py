@@ -8,7 +8,7 @@ import dagster as dg
 
 from lomba_pipeline.admin_group_notice import send_daily_text_once
 from lomba_pipeline.ig_ops.clock import IgClock
-from lomba_pipeline.ig_ops.report import (
+from lomba_pipeline.ig_ops.report_numbers import (
     COLUMNS,
     daily_numbers,
     markdown_table,
