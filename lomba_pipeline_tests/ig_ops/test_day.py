@@ -8,8 +8,8 @@ import pytest
 
 from lomba_pipeline.definitions import build_definitions
 from lomba_pipeline.ig_ops.automation import ig_reply_sensor
-from lomba_pipeline.ig_ops.report_numbers import summary_text
 from lomba_pipeline.ig_ops.report_asset import all_accounts_posted, ig_report_job, nightly_ig_report
+from lomba_pipeline.ig_ops.report_numbers import summary_text
 from lomba_pipeline.ig_ops.store import cooldown_status, decide_approval, list_pending_approvals
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, WIB, build_world, uid, wib
