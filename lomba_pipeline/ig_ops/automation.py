@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from lomba_pipeline.ig_ops import lanes, store
+from lomba_pipeline.ig_ops import lanes, store, watch
 from lomba_pipeline.ig_ops.accounts import list_accounts
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
@@ -75,22 +75,32 @@ def missed_posts(postgres, accounts, now: datetime) -> list[dg.RunRequest]:
     return requests
 
 
+# the sensor may tick this often: the spec's call budget (not the tick) bounds Instagram reads
+SENSOR_TICK_SECONDS = 15
+
+
 @dg.sensor(
     jobs=[ig_reply_job, ig_post_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=SENSOR_TICK_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def ig_reply_sensor(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
 ):
-    """Cheap reads only (own feed comment counts, unread inbox, Postgres queue): one run per
-    account with work and no reply run already queued or running; the run does the fetching
-    and replying. Also makes up a morning post missed during a cooldown that has ended."""
+    """Notices work for the reply lane and launches one run per account that has some.
+
+    Per account and tick: nothing while a reply run is queued or running for it; else Postgres
+    (actions to send, comments left for later, the end of a pause); else at most one cheap
+    Instagram read, within the spec's checks per hour (see ``watch.py``). The run does the
+    fetching and replying. Also makes up a morning post missed during a cooldown that has ended.
+    """
     now = ig_clock.now()
     with postgres.connection() as conn:
         accounts = list_accounts(conn, enabled_only=True)
     if not accounts:
         return dg.SkipReason("no operated accounts imported (lomba accounts import)")
+    _version, spec = lanes.current_spec(postgres)
+    states = watch.load_states(context.cursor)
     makeups = missed_posts(postgres, accounts, now)
     busy = busy_accounts(context.instance, accounts)
     for account_id in sorted(busy):
@@ -98,9 +108,16 @@ def ig_reply_sensor(
     accounts = [a for a in accounts if a.account_id not in busy]
 
     def check(account):
-        return account, lanes.has_work(
-            postgres, lambda a: lanes.open_gateway(postgres, ig_ops, a), account, now
+        state = states.setdefault(account.account_id, watch.WatchState())
+        why = watch.check_account(
+            postgres,
+            lambda a: lanes.open_gateway(postgres, ig_ops, a),
+            account.account_id,
+            now,
+            spec,
+            state,
         )
+        return account, why
 
     # network-bound checks in parallel so ten accounts fit in one sensor tick; fewer threads
     # than the Postgres pool's connections (a full pool raises instead of waiting)
@@ -108,11 +125,12 @@ def ig_reply_sensor(
     if accounts:
         with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
             found = list(pool.map(check, accounts))
-    minute = now.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M")
+    context.update_cursor(watch.dump_states(states))
+    stamp = now.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M%S")
     requests = makeups + [
         dg.RunRequest(
             job_name=ig_reply_job.name,
-            run_key=f"reply:{a.account_id}:{minute}",
+            run_key=f"reply:{a.account_id}:{stamp}",
             tags={ACCOUNT_TAG: a.account_id},
         )
         for a, why in found

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import store
-from lomba_pipeline.ig_ops.accounts import Account, account_credentials, get_account
+from lomba_pipeline.ig_ops.accounts import account_credentials, get_account
 from lomba_pipeline.ig_ops.compose import DraftFailed, ReplyDrafter, compose, wants_draft
 from lomba_pipeline.ig_ops.content import next_item
 from lomba_pipeline.ig_ops.spec import LaneSpec, active_spec
@@ -217,7 +217,85 @@ def reconcile(
     return result
 
 
-# -- lane A -----------------------------------------------------------------------------------
+# -- lane A: plan replies ----------------------------------------------------------------------
+@dataclass
+class ReplyBudget:
+    """What one planning run may still do; an item it cannot take waits for the next run."""
+
+    replies: int  # replies planned for sending (the spec's max_replies_per_run)
+    drafts: int  # LLM drafts asked for (the spec's llm_max_drafts_per_run)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.replies <= 0
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A comment or DM that may need a reply; ``key`` is the reply's idempotency key."""
+
+    key: str
+    kind: str  # comment_reply | dm_reply
+    target: dict
+    text: str
+    username: str
+
+    @property
+    def word(self) -> str:
+        """How the spec names the kind (its comment_* and dm_* rules)."""
+        return "comment" if self.kind == "comment_reply" else "dm"
+
+
+def comment_incoming(account_id: str, media_pk: str, c) -> Incoming:
+    return Incoming(
+        f"comment_reply:{account_id}:{c.pk}",
+        "comment_reply",
+        {"media_pk": media_pk, "comment_pk": c.pk, "username": c.username,
+         "incoming": c.text[:500]},
+        c.text,
+        c.username,
+    )
+
+
+def dm_incoming(account_id: str, m) -> Incoming:
+    return Incoming(
+        f"dm_reply:{account_id}:{m.thread_id}:{m.item_id}",
+        "dm_reply",
+        {"thread_id": m.thread_id, "item_id": m.item_id, "username": m.username,
+         "incoming": m.text[:500]},
+        m.text,
+        m.username,
+    )
+
+
+@dataclass
+class Planning:
+    """One planning run of one account: its spec, drafter, budget and tally."""
+
+    postgres: object
+    gateway: InstagramOpsGateway
+    account_id: str
+    now: datetime
+    version: int | None
+    spec: LaneSpec
+    drafter: ReplyDrafter | None
+    budget: ReplyBudget
+    result: LaneResult = field(default_factory=LaneResult)
+
+    def read(self, failed, call, *args, **kwargs):
+        """One Instagram read with its outcome recorded (a failure may pause the account);
+        ``failed`` is what the caller gets when the read failed."""
+        try:
+            value = call(*args, **kwargs)
+        except InstagramCallFailed as exc:
+            _outcome(self.postgres, self.result, self.account_id, self.now, self.spec, error=exc)
+            return failed
+        _outcome(
+            self.postgres, self.result, self.account_id, self.now, self.spec, gateway=self.gateway
+        )
+        return value
+
+
 def plan_replies(
     postgres,
     gateway: InstagramOpsGateway,
@@ -226,174 +304,152 @@ def plan_replies(
     *,
     drafter: ReplyDrafter | None = None,
 ) -> LaneResult:
-    """Fetch new comments and unread DMs, compose replies, record them as planned actions (or
+    """Read new comments and unread DMs, compose replies, record them as planned actions (or
     awaiting approval). Never the account's own comments, never twice (idempotency keys)."""
-    result = LaneResult()
     version, spec = current_spec(postgres)
-    if cooled(postgres, account_id, now, result):
-        return result
-    budget = spec.max_replies_per_run
-    drafts_left = spec.llm_max_drafts_per_run
-    revisit = False  # an item was left for a later tick (LLM draft failed or over its budget)
+    run = Planning(
+        postgres, gateway, account_id, now, version, spec, drafter,
+        ReplyBudget(spec.max_replies_per_run, spec.llm_max_drafts_per_run),
+    )
+    if cooled(postgres, account_id, now, run.result):
+        return run.result
+    plan_new_comments(run)
+    if not run.result.paused and not run.budget.exhausted:
+        plan_unread_dms(run)
+    return run.result
 
-    def plan(key, kind, target, incoming, username, kind_word):
-        nonlocal drafts_left, revisit
-        use = drafter
-        tries = 0
-        if drafter is not None and wants_draft(spec, kind=kind_word, incoming=incoming):
-            with postgres.connection() as conn:
-                tries = store.llm_draft_failures(conn, key)
-            if tries >= LLM_DRAFT_TRIES:
-                use = None  # the LLM gave nothing usable, repeatedly: the rules decide
-            elif drafts_left <= 0:
-                result.llm_deferred += 1
-                revisit = True
-                return 0
-            else:
-                drafts_left -= 1
-        try:
-            composed = compose(
-                spec, kind=kind_word, incoming=incoming, username=username, drafter=use
-            )
-        except DraftFailed as exc:
-            # no draft means no reply now; never a crash of the lane, never an Instagram failure
-            with postgres.connection() as conn:
-                record_event(
-                    conn,
-                    actor="pipeline",
-                    kind="ig.llm_draft_failed",
-                    subject=f"account:{account_id}",
-                    data={
-                        "key": key,
-                        "kind": kind,
-                        "outcome": exc.outcome,
-                        "error": exc.detail[:300],
-                        "try": tries + 1,
-                        "attempts": exc.attempts,
-                    },
-                )
-            result.llm_failures += 1
-            revisit = True
-            return 0
-        if composed is None:
-            with postgres.connection() as conn:
-                store.record_no_reply(conn, key=key, account_id=account_id, kind=kind,
-                                      target=target, now=now, spec_version=version)
-            return 0
-        with postgres.connection() as conn:
-            action = store.plan_action(
-                conn,
-                key=key,
-                account_id=account_id,
-                kind=kind,
-                target=target,
-                text=composed.text,
-                now=now,
-                source=composed.source,
-                spec_version=version,
-                approval_reason=composed.approval_reason,
-            )
-        if action is None:
-            return 0
-        if composed.approval_reason:
-            result.awaiting_approval += 1
-            result.llm_drafts += composed.source == "llm"
-            return 0
-        result.planned += 1
-        return 1
 
-    try:
-        media = gateway.recent_media(spec.recent_media)
-        _outcome(postgres, result, account_id, now, spec, gateway=gateway)
-    except InstagramCallFailed as exc:
-        _outcome(postgres, result, account_id, now, spec, error=exc)
-        media = []
-    with postgres.connection() as conn:
-        seen = store.watermarks(conn, account_id)
+def plan_new_comments(run: Planning) -> None:
+    """Each recent media whose comment count moved: its comments past the watermark, planned."""
+    media = run.read([], run.gateway.recent_media, run.spec.recent_media)
+    with run.postgres.connection() as conn:
+        seen = store.watermarks(conn, run.account_id)
     for item in media:
-        if result.paused or budget <= 0:
+        if run.result.paused or run.budget.exhausted:
             break
         count, newest = seen.get(item.pk, (0, None))
         if count == item.comment_count:
             continue  # the count is only a hint: any change (new, deleted, reply) is a look
-        try:
-            comments = gateway.comments(item.pk, newer_than=newest)
-            _outcome(postgres, result, account_id, now, spec, gateway=gateway)
-        except InstagramCallFailed as exc:
-            _outcome(postgres, result, account_id, now, spec, error=exc)
+        comments = run.read(None, run.gateway.comments, item.pk, newer_than=newest)
+        if comments is None:
             continue
-        mine = 0
-        revisit = False
-        handled = newest  # the newest pk up to which every comment was looked at, in order
-        for c in comments:  # oldest first
-            if budget <= 0:
-                break
-            if c.user_pk == gateway.user_pk or c.replied_to:
-                if not revisit:
-                    handled = c.pk
-                continue  # our own comments and threaded replies are not answered
-            key = f"comment_reply:{account_id}:{c.pk}"
-            with postgres.connection() as conn:
-                exists = store.action_exists(conn, key)
-            if not exists:
-                n = plan(
-                    key,
-                    "comment_reply",
-                    {
-                        "media_pk": item.pk,
-                        "comment_pk": c.pk,
-                        "username": c.username,
-                        "incoming": c.text[:500],
-                    },
-                    c.text,
-                    c.username,
-                    "comment",
-                )
-                budget -= n
-                mine += n
-            if not revisit:  # an item left for later holds the watermark back
-                handled = c.pk
-        done_all = not comments or handled == comments[-1].pk
-        with postgres.connection() as conn:
+        planned, handled = plan_comments_of(run, item.pk, comments, newest)
+        looked_at_all = not comments or handled == comments[-1].pk
+        with run.postgres.connection() as conn:
             # our replies will raise the count: count them in so they don't look new; a count
-            # left stale (not everything looked at) makes the next tick look again
+            # left stale (not everything looked at) makes the next run look again
             store.set_watermark(
                 conn,
-                account_id,
+                run.account_id,
                 item.pk,
-                item.comment_count + mine if done_all else -1,
+                item.comment_count + planned if looked_at_all else -1,
                 handled,
             )
-    if not result.paused and budget > 0:
-        try:
-            messages = gateway.unread_messages()
-            _outcome(postgres, result, account_id, now, spec, gateway=gateway)
-        except InstagramCallFailed as exc:
-            _outcome(postgres, result, account_id, now, spec, error=exc)
-            messages = []
-        for m in messages:
-            if budget <= 0:
-                break
-            key = f"dm_reply:{account_id}:{m.thread_id}:{m.item_id}"
-            with postgres.connection() as conn:
-                if store.action_exists(conn, key):
-                    continue
-            budget -= plan(
-                key,
-                "dm_reply",
-                {
-                    "thread_id": m.thread_id,
-                    "item_id": m.item_id,
-                    "username": m.username,
-                    "incoming": m.text[:500],
-                },
-                m.text,
-                m.username,
-                "dm",
-            )
-    return result
 
 
+def plan_comments_of(
+    run: Planning, media_pk: str, comments, newest: str | None
+) -> tuple[int, str | None]:
+    """Plan replies to one media's new comments (oldest first). Returns the replies planned
+    and the newest comment pk up to which every comment was looked at (the new watermark)."""
+    planned, handled, held_back = 0, newest, False
+    for c in comments:
+        if run.budget.exhausted:
+            break
+        # our own comments and threaded replies are not answered
+        if c.user_pk != run.gateway.user_pk and not c.replied_to:
+            outcome = plan_one(run, comment_incoming(run.account_id, media_pk, c))
+            planned += outcome == "planned"
+            held_back = held_back or outcome == "later"
+        if not held_back:  # an item left for a later run holds the watermark back
+            handled = c.pk
+    return planned, handled
+
+
+def plan_unread_dms(run: Planning) -> None:
+    for m in run.read([], run.gateway.unread_messages):
+        if run.budget.exhausted:
+            break
+        plan_one(run, dm_incoming(run.account_id, m))
+
+
+def plan_one(run: Planning, incoming: Incoming) -> str:
+    """Compose and record the reply to one item. Returns what became of it: ``planned`` (to
+    send), ``approval`` (waits for a person), ``silent`` (no reply), ``later`` (a later run
+    looks again: LLM draft failed or this run's drafts are spent), ``exists`` (seen before)."""
+    with run.postgres.connection() as conn:
+        if store.action_exists(conn, incoming.key):
+            return "exists"
+    drafter, tries = None, 0
+    if run.drafter is not None and wants_draft(
+        run.spec, kind=incoming.word, incoming=incoming.text
+    ):
+        with run.postgres.connection() as conn:
+            tries = store.llm_draft_failures(conn, incoming.key)
+        if tries < LLM_DRAFT_TRIES:  # else the LLM gave nothing usable, repeatedly: rules
+            if run.budget.drafts <= 0:
+                run.result.llm_deferred += 1
+                return "later"
+            run.budget.drafts -= 1
+            drafter = run.drafter
+    try:
+        composed = compose(
+            run.spec, kind=incoming.word, incoming=incoming.text, username=incoming.username,
+            drafter=drafter,
+        )
+    except DraftFailed as exc:
+        # no draft means no reply now; never a crash of the lane, never an Instagram failure
+        record_draft_failure(run, incoming, exc, tries + 1)
+        return "later"
+    with run.postgres.connection() as conn:
+        if composed is None:
+            store.record_no_reply(conn, key=incoming.key, account_id=run.account_id,
+                                  kind=incoming.kind, target=incoming.target, now=run.now,
+                                  spec_version=run.version)
+            return "silent"
+        action = store.plan_action(
+            conn,
+            key=incoming.key,
+            account_id=run.account_id,
+            kind=incoming.kind,
+            target=incoming.target,
+            text=composed.text,
+            now=run.now,
+            source=composed.source,
+            spec_version=run.version,
+            approval_reason=composed.approval_reason,
+        )
+    if action is None:
+        return "exists"
+    if composed.approval_reason:
+        run.result.awaiting_approval += 1
+        run.result.llm_drafts += composed.source == "llm"
+        return "approval"
+    run.result.planned += 1
+    run.budget.replies -= 1
+    return "planned"
+
+
+def record_draft_failure(run: Planning, incoming: Incoming, exc: DraftFailed, attempt: int):
+    with run.postgres.connection() as conn:
+        record_event(
+            conn,
+            actor="pipeline",
+            kind="ig.llm_draft_failed",
+            subject=f"account:{run.account_id}",
+            data={
+                "key": incoming.key,
+                "kind": incoming.kind,
+                "outcome": exc.outcome,
+                "error": exc.detail[:300],
+                "try": attempt,
+                "attempts": exc.attempts,
+            },
+        )
+    run.result.llm_failures += 1
+
+
+# -- lane A: send ----------------------------------------------------------------------------
 def send_planned(
     postgres,
     gateway: InstagramOpsGateway,
@@ -470,44 +526,6 @@ def _send(gateway: InstagramOpsGateway, action, object_store) -> dict:
     image = object_store.get(t["object_key"])
     post = gateway.publisher().publish(image, t["public_url"], action.text)
     return {"media_pk": post.media_pk, "via": post.via}
-
-
-def has_work(postgres, gateway_factory, account: Account, now: datetime) -> str | None:
-    """The sensor's cheap check: a reason to launch a run for this account, or None."""
-    _version, spec = current_spec(postgres)
-    with postgres.connection() as conn:
-        if store.stopped(conn, account.account_id) or store.in_cooldown(
-            conn, account.account_id, now
-        ):
-            return None
-        if store.actions_with_status(conn, account.account_id, "sending", limit=1):
-            return "sending actions"
-        planned = store.actions_with_status(conn, account.account_id, "planned")
-        allowance = budget_left(conn, account.account_id, now, spec)
-        if any(
-            a.kind not in allowance or (allowance[a.kind] > 0 and allowance["day"] > 0)
-            for a in planned
-        ):
-            return "planned actions"  # what only waits for the budget is no reason for a run
-        seen = store.watermarks(conn, account.account_id)
-    try:
-        gateway = gateway_factory(account.account_id)
-        if any(
-            seen.get(m.pk, (0, None))[0] != m.comment_count
-            for m in gateway.recent_media(spec.recent_media)
-        ):
-            return "new comments"
-        unread = gateway.unread_messages()
-        if unread:
-            # a DM already answered, rejected or waiting for approval stays "unread": skip it
-            with postgres.connection() as conn:
-                for m in unread:
-                    key = f"dm_reply:{account.account_id}:{m.thread_id}:{m.item_id}"
-                    if not store.action_exists(conn, key):
-                        return "unread DMs"
-    except InstagramCallFailed as exc:
-        return f"check failed ({exc.operation}): the run records it"
-    return None
 
 
 # -- lane B -----------------------------------------------------------------------------------

@@ -40,6 +40,19 @@ class ActionBudget(Strict):
     min_seconds_between_actions: float = Field(0, ge=0, le=600)
 
 
+class WatchSpec(Strict):
+    """What the reply sensor may spend on Instagram to notice new work: one cheap read per
+    account per check (the activity feed for comments, or one page of the DM inbox), at most
+    ``checks_per_account_per_hour`` (evenly spaced); everything else happens inside the run."""
+
+    checks_per_account_per_hour: int = Field(120, ge=1, le=720)
+    dm_inbox_every: int = Field(3, ge=2, le=60)  # every Nth check reads the DM inbox
+
+    @property
+    def seconds_between_checks(self) -> float:
+        return 3600 / self.checks_per_account_per_hour
+
+
 class LaneSpec(Strict):
     post_hour: int = Field(8, ge=0, le=23)
     post_minute: int = Field(0, ge=0, le=59)
@@ -59,6 +72,7 @@ class LaneSpec(Strict):
     cooldown_steps_minutes: list[int] = Field(default_factory=lambda: [15, 60, 360])
     block_cooldown_minutes: int = Field(360, ge=1, le=7 * 24 * 60)  # feedback_required
     budget: ActionBudget = Field(default_factory=ActionBudget)
+    watch: WatchSpec = Field(default_factory=WatchSpec)
     max_replies_per_run: int = Field(50, ge=1, le=500)
     recent_media: int = Field(6, ge=1, le=30)
 

@@ -86,6 +86,15 @@ class IgMessage:
 
 
 @dataclass(frozen=True)
+class CommentNotice:
+    """One comment notification of the activity feed: which media, which comment, when."""
+
+    media_pk: str
+    comment_pk: str
+    at: float  # Instagram's own timestamp (seconds)
+
+
+@dataclass(frozen=True)
 class PublishedPost:
     media_pk: str
     via: str
@@ -123,6 +132,14 @@ class InstagramOpsGateway(ABC):
     @abstractmethod
     def unread_messages(self) -> list[IgMessage]:
         """The newest message from the other person in each unread thread."""
+
+    @abstractmethod
+    def comment_activity(self) -> list[CommentNotice]:
+        """One read of the activity feed: the comment notifications on its first page."""
+
+    @abstractmethod
+    def unread_dm_page(self) -> list[IgMessage]:
+        """One read of the DM inbox (first page of unread threads): as ``unread_messages``."""
 
     @abstractmethod
     def send_dm(self, thread_id: str, text: str) -> str: ...
@@ -280,6 +297,30 @@ class InstagrapiOpsGateway(InstagramOpsGateway):
 
     def unread_messages(self) -> list[IgMessage]:
         threads = self._call("inbox", "direct_threads", 20, selected_filter="unread")
+        return self._unanswered(threads)
+
+    def unread_dm_page(self) -> list[IgMessage]:
+        # one request: the first page, one message per thread (the newest) is all a look needs
+        threads, _cursor = self._call("inbox", "direct_threads_chunk", "unread", None, 1)
+        return self._unanswered(threads)
+
+    def comment_activity(self) -> list[CommentNotice]:
+        # never mark_as_seen: the heart tab stays as the people running the account left it
+        body = self._call("activity", "news_inbox_v1", False)
+        notices = []
+        for story in (body.get("new_stories") or []) + (body.get("old_stories") or []):
+            args = story.get("args") or {}
+            comment = args.get("comment_id") or next(iter(args.get("comment_ids") or []), None)
+            media = next(iter(args.get("media") or []), {}).get("id")
+            if comment and media:  # likes, follows, ... are no work for the reply lane
+                notices.append(
+                    CommentNotice(
+                        str(media).split("_")[0], str(comment), float(args.get("timestamp") or 0)
+                    )
+                )
+        return notices
+
+    def _unanswered(self, threads) -> list[IgMessage]:
         out = []
         for thread in threads:
             theirs = [m for m in thread.messages if str(m.user_id) != self.user_pk]

@@ -15,6 +15,11 @@ As strict as instagrapi 3.2.2 and the private API it talks to (read from the ins
   (``inline_child_comments``, ``child_comment_count``) and raises the media's ``comment_count``;
   a deleted comment lowers it;
 - the DM inbox is paged by ``oldest_cursor``/``has_older`` (``inbox_page_size``);
+- the activity feed (``news/inbox/``, instagrapi's ``news_inbox_v1``) lists a notification per
+  comment someone else left on the account's media (threaded replies too, never the account's
+  own), newest first, one page of ``activity_page_size``: ``new_stories`` after the account's
+  ``last_checked`` mark, ``old_stories`` before it; ``mark_as_seen`` moves the mark, as the app
+  does when a person opens the heart tab; ``counts.comments`` counts the new comment stories;
 - sessions are checked: a revoked session id (``expire_session``) gets 403 ``login_required`` on
   every endpoint, also on the ``users/<pk>/info/`` check of ``login_by_sessionid``;
 - ``inject(kind, times, path=..., account=...)`` answers ANY endpoint (or those whose path
@@ -152,6 +157,8 @@ class FakeIgOps(HttpFake):
         self.revoked_sessions: set[str] = set()
         self.comment_page_size = 20  # instagrapi's default page on the comments endpoint
         self.inbox_page_size = 20  # the inbox's ``limit`` parameter
+        self.activity_page_size = 50  # notifications per page of news/inbox
+        self.activity_seen: dict[str, float] = {}  # user pk -> last_checked
         self._ids = itertools.count(1000)
         self._state = threading.Lock()
 
@@ -359,8 +366,8 @@ class FakeIgOps(HttpFake):
             body["has_more_head_child_comments"] = len(children) > 2
         return body
 
-    def _thread_json(self, t: FakeThread) -> dict:
-        items = sorted(t.items, key=lambda i: i.ts, reverse=True)
+    def _thread_json(self, t: FakeThread, message_limit: int | None = None) -> dict:
+        items = sorted(t.items, key=lambda i: i.ts, reverse=True)[:message_limit]
         return {
             "thread_id": t.thread_id,
             "thread_v2_id": "1" + t.thread_id[-8:],
@@ -408,6 +415,64 @@ class FakeIgOps(HttpFake):
         items = [self._media_item(m) for m in self.media.values() if m.owner_pk == user_pk]
         items.reverse()  # newest first
         return 200, {"items": items, "more_available": False, "status": "ok"}
+
+    @route("GET", r"/api/v1/news/inbox/")
+    def activity(self, call):
+        """The account's notifications: comments others left on its media, newest first."""
+        caller = self._caller(call)
+        with self._state:
+            stories = sorted(
+                (
+                    (c, m)
+                    for m in self.media.values()
+                    if m.owner_pk == caller
+                    for c in m.comments
+                    if c.user_pk != caller
+                ),
+                key=lambda cm: (cm[0].created, int(cm[0].pk)),
+                reverse=True,
+            )
+            seen = self.activity_seen.get(caller, 0.0)
+            page = stories[: self.activity_page_size]
+            new = [self._story(c, m) for c, m in page if c.created > seen]
+            old = [self._story(c, m) for c, m in page if c.created <= seen]
+            if call.query.get("mark_as_seen") in ("True", "true", "1"):
+                self.activity_seen[caller] = time.time()
+        counts = dict.fromkeys(
+            ("likes", "comments", "comment_likes", "relationships", "usertags",
+             "photos_of_you", "requests", "campaign_notification", "shopping_notification"),
+            0,
+        )
+        counts["comments"] = len(new)
+        return 200, {
+            "counts": counts,
+            "last_checked": seen,
+            "new_stories": new,
+            "old_stories": old,
+            "is_last_page": len(stories) <= len(page),
+            "status": "ok",
+        }
+
+    def _story(self, c: FakeComment, media: FakeMedia) -> dict:
+        verb = "replied" if c.replied_to else "commented"
+        return {
+            "story_type": 12,
+            "notif_name": "comment",
+            "type": 1,
+            "pk": f"story{c.pk}",
+            "args": {
+                "profile_id": int(c.user_pk),
+                "profile_name": c.username,
+                "text": f"{c.username} {verb}: {c.text}",
+                "media": [{"id": f"{media.pk}_{media.owner_pk}",
+                           "image": "https://scontent.invalid/x.jpg"}],
+                "comment_id": int(c.pk),
+                "comment_ids": [int(c.pk)],
+                "timestamp": c.created,
+                "tuuid": f"t{c.pk}",
+            },
+            "counts": {},
+        }
 
     @route("GET", r"/api/v1/media/(\d+)(?:_\d+)?/comments/")
     def comments(self, call, media_pk):
@@ -493,8 +558,9 @@ class FakeIgOps(HttpFake):
             limit = min(int(call.query.get("limit") or 20), self.inbox_page_size)
             page = threads[:limit]
             older = len(threads) > len(page)
+            per_thread = int(call.query.get("thread_message_limit") or 10)
             body = {
-                "threads": [self._thread_json(t) for t in page],
+                "threads": [self._thread_json(t, per_thread) for t in page],
                 "has_older": older,
                 "oldest_cursor": f"{page[-1].items[-1].ts}:{page[-1].thread_id}" if older else None,
                 "unseen_count": len(threads),

@@ -6,8 +6,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from lomba_pipeline.ig_ops import lanes, store
-from lomba_pipeline.ig_ops.accounts import get_account
+from lomba_pipeline.ig_ops import lanes, store, watch
 from lomba_pipeline.ig_ops.compose import DraftFailed
 from lomba_pipeline.ig_ops.llm_drafter import (
     allowed_links,
@@ -183,13 +182,8 @@ def test_broken_zhipu_replies_give_no_draft_and_the_lane_goes_on(world, fake, fa
 
     # the items are looked at again on the next tick (the sensor sees work), now with a good reply
     ig_ops = world.resources(wib("2026-11-20 09:01"))["ig_ops"]
-    with world.postgres.connection() as conn:
-        account = get_account(conn, "ig_001")
-    work = lanes.has_work(
-        world.postgres, lambda a: lanes.open_gateway(world.postgres, ig_ops, a), account,
-        wib("2026-11-20 09:01"),
-    )
-    assert work == "new comments"
+    work = sensor_check(world, ig_ops, "ig_001", wib("2026-11-20 09:01"), watch.WatchState())
+    assert work == "comments left for a later look"
     fake_ai.zhipu_reply = lambda text: "Halo! Detailnya ada di caption ya."
     again = world.run_reply("ig_001", wib("2026-11-20 09:01"))
     assert again.success
@@ -346,13 +340,11 @@ def test_a_dm_nothing_answers_is_recorded_once_and_launches_no_more_runs(
                        llm_drafts=False)
     world.dm("ig_001", "Halo, boleh tanya sesuatu?")
     ig_ops = world.resources(wib("2026-11-20 09:00"))["ig_ops"]
-    with world.postgres.connection() as conn:
-        account = get_account(conn, "ig_001")
 
     def work(now):
-        return lanes.has_work(
-            world.postgres, lambda a: lanes.open_gateway(world.postgres, ig_ops, a), account, now
-        )
+        # a check whose turn it is to read the DM inbox
+        state = watch.WatchState(checks=lanes.current_spec(world.postgres)[1].watch.dm_inbox_every - 1)
+        return sensor_check(world, ig_ops, "ig_001", now, state)
 
     assert work(wib("2026-11-20 09:00")) == "unread DMs"
     assert world.run_reply("ig_001", wib("2026-11-20 09:00")).success
@@ -361,3 +353,12 @@ def test_a_dm_nothing_answers_is_recorded_once_and_launches_no_more_runs(
     assert world.run_reply("ig_001", wib("2026-11-20 09:01")).success
     assert world.sql("SELECT count(*) FROM ig_actions") == [(1,)]
     assert world.sql("SELECT count(*) FROM events WHERE kind = 'ig.action_skipped'") == [(1,)]
+
+
+def sensor_check(world, ig_ops, account: str, now, state):
+    """The reply sensor's look at one account (watch.check_account), as a tick makes it."""
+    _version, spec = lanes.current_spec(world.postgres)
+    return watch.check_account(
+        world.postgres, lambda a: lanes.open_gateway(world.postgres, ig_ops, a), account, now,
+        spec, state,
+    )

@@ -55,6 +55,7 @@ class World:
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
     whatsapp: WhatsAppGateway = field(default_factory=WhatsAppGateway)  # off unless a test sets it
     admin_group: str | None = None  # where the nightly report goes (a test sets it)
+    sensor_cursor: str | None = None  # the reply sensor's cursor between simulated ticks
 
     def resources(self, now: datetime) -> dict:
         return {
