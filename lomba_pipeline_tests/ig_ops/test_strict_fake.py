@@ -81,6 +81,10 @@ def test_each_error_reply_reaches_instagrapi_as_its_exception_on_any_endpoint(
     with pytest.raises(raised):
         client.direct_threads_chunk()
     client.media_comments_v1_chunk(media)  # the N calls are used up: back to normal
+    fake.inject(kind, times=1, path="/news/inbox/")
+    with pytest.raises(raised):
+        client.news_inbox_v1()  # the sensor's cheap read fails like any other endpoint
+    client.news_inbox_v1()
 
 
 def test_an_expired_session_is_refused_everywhere(fake, client):
@@ -91,3 +95,31 @@ def test_an_expired_session_is_refused_everywhere(fake, client):
         client.direct_threads_chunk()
     with pytest.raises(ig.LoginRequired):
         client.media_comments_v1_chunk(media)
+
+
+def test_the_activity_feed_notifies_comments_of_others_newest_first(fake, client):
+    mine = fake.add_media(OWNER)
+    other = fake.add_media(2002)  # someone else's post: not in this account's activity
+    first = fake.add_comment(mine, 555, "siswa", "link daftar?")
+    fake.add_comment(mine, OWNER, "op.one", "cek bio ya")  # the account's own: no notification
+    fake.add_comment(other, 555, "siswa", "halo")
+    reply = fake.add_comment(mine, 556, "budi", "ikut tanya")
+    fake.media[mine].comments[-1].replied_to = first  # a threaded reply is notified too
+
+    body = client.news_inbox_v1()
+    stories = body["new_stories"]
+    assert [s["args"]["comment_id"] for s in stories] == [int(reply), int(first)]
+    assert {s["args"]["media"][0]["id"] for s in stories} == {f"{mine}_{OWNER}"}
+    assert body["counts"]["comments"] == 2 and body["old_stories"] == []
+    # reading without mark_as_seen changes nothing; the app's mark moves the stories to "old"
+    assert client.news_inbox_v1()["counts"]["comments"] == 2
+    client.news_inbox_v1(mark_as_seen=True)
+    again = client.news_inbox_v1()
+    assert again["new_stories"] == [] and len(again["old_stories"]) == 2
+
+
+def test_the_inbox_sends_at_most_thread_message_limit_messages_per_thread(fake, client):
+    thread = fake.add_dm(OWNER, 2001, "u1", "halo")
+    fake.add_dm(OWNER, 2001, "u1", "min?")
+    (got,), _cursor = client.direct_threads_chunk("unread", None, 1)
+    assert got.id == thread and [m.text for m in got.messages] == ["min?"]

@@ -1,0 +1,113 @@
+"""The reply sensor pays little to notice work: one cheap Instagram read per account per tick at
+most, within the spec's checks per hour, and no run when nothing is new (frozen clock moved by
+the test, ticks every 15 s as the daemon makes them)."""
+
+from collections import Counter
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from lomba_pipeline.ig_ops.automation import SENSOR_TICK_SECONDS, ig_reply_sensor
+from lomba_pipeline.ig_ops.lanes import current_spec
+from lomba_pipeline_tests.ig_ops.world import build_world, uid, wib
+
+pytestmark = pytest.mark.timeout(300)
+
+ACCOUNTS = ["ig_001", "ig_002", "ig_003"]
+
+
+@pytest.fixture
+def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
+    return build_world(
+        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=ACCOUNTS
+    )
+
+
+class Ticks:
+    """The real sensor evaluated tick after tick, its cursor kept as the daemon keeps it."""
+
+    def __init__(self, world, instance):
+        self.world, self.instance, self.cursor = world, instance, None
+
+    def __call__(self, now) -> list[dg.RunRequest]:
+        data = ig_reply_sensor.evaluate_tick(
+            dg.build_sensor_context(
+                resources=self.world.resources(now), instance=self.instance, cursor=self.cursor
+            )
+        )
+        self.cursor = data.cursor
+        return list(data.run_requests or [])
+
+
+def calls_by_account(fake) -> Counter:
+    return Counter(c.headers.get("ig-u-ds-user-id") for c in fake.calls)
+
+
+def test_an_idle_hour_launches_no_run_and_reads_within_the_budget(world, fake):
+    world.comment("ig_001", "Link daftarnya mana kak?")
+    world.dm("ig_002", "Info lomba dong")
+    start = wib("2026-11-20 10:00")
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = Ticks(world, instance)
+        # the work that is there gets its runs (a read of each kind: three 30 s slots)
+        for n in range(6):
+            now = start + timedelta(seconds=n * SENSOR_TICK_SECONDS)
+            for request in tick(now):
+                assert world.run_reply(request.tags["ig/account"], now).success
+        assert world.sql("SELECT count(*) FROM ig_actions WHERE status = 'done'") == [(2,)]
+
+        # then an hour with nothing new
+        idle_start = start + timedelta(minutes=2)
+        before = calls_by_account(fake)
+        ticks = int(3600 / SENSOR_TICK_SECONDS)
+        per_tick_max = Counter()
+        for n in range(ticks):
+            seen = calls_by_account(fake)
+            assert tick(idle_start + timedelta(seconds=n * SENSOR_TICK_SECONDS)) == []
+            for account in ACCOUNTS:
+                paid = calls_by_account(fake)[uid(account)] - seen[uid(account)]
+                per_tick_max[account] = max(per_tick_max[account], paid)
+        after = calls_by_account(fake)
+
+        _version, spec = current_spec(world.postgres)
+        hourly = {a: after[uid(a)] - before[uid(a)] for a in ACCOUNTS}
+        assert max(per_tick_max.values()) == 1
+        assert hourly == dict.fromkeys(ACCOUNTS, spec.watch.checks_per_account_per_hour)
+        reads = Counter(c.path for c in fake.calls[len(fake.calls) - sum(hourly.values()):])
+        assert set(reads) == {"/api/v1/news/inbox/", "/api/v1/direct_v2/inbox/"}
+        assert reads["/api/v1/direct_v2/inbox/"] == sum(hourly.values()) // spec.watch.dm_inbox_every
+
+        # the reads are not blind: a new comment and a new DM are noticed within three slots
+        later = idle_start + timedelta(hours=1)
+        world.comment("ig_003", "Biayanya berapa?", who="citra", who_pk=778)
+        world.dm("ig_001", "Halo min, info lomba?", who="dodi", who_pk=779)
+        noticed = []
+        for n in range(6):
+            noticed += [r.tags["ig/account"] for r in tick(later + timedelta(seconds=15 * n))]
+        assert sorted(noticed) == ["ig_001", "ig_003"]
+
+
+def test_a_failed_read_launches_the_run_that_records_it_and_the_pause_ends_with_a_look(
+    world, fake
+):
+    """Throttled reads: the run records the failures (cooldown), the sensor reads nothing
+    during the pause, and once it ends one run looks at what came meanwhile."""
+    start = wib("2026-11-20 10:00")
+    fake.set_down(uid("ig_001"), 429)
+    world.comment("ig_001", "Link daftarnya mana kak?")
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = Ticks(world, instance)
+        (request,) = tick(start)
+        assert request.tags["ig/account"] == "ig_001"
+        world.run_reply("ig_001", start)  # three failed calls: cooldown (15 min)
+        fake.set_down(uid("ig_001"), None)
+        calls = calls_by_account(fake)[uid("ig_001")]
+        for minute in range(1, 15):
+            assert tick(start + timedelta(minutes=minute)) == []
+        assert calls_by_account(fake)[uid("ig_001")] == calls  # nothing read while paused
+        (request,) = tick(start + timedelta(minutes=16))
+        assert request.tags["ig/account"] == "ig_001"
+        assert calls_by_account(fake)[uid("ig_001")] == calls  # the look is the run's
+        assert world.run_reply("ig_001", start + timedelta(minutes=16)).success
+        assert world.sql("SELECT count(*) FROM ig_actions WHERE status = 'done'") == [(1,)]
