@@ -47,7 +47,8 @@ def build_resources(settings: Settings) -> dict:
 
 
 # Each domain folder exposes ``defs`` in its ``definitions`` module (or ``build_defs(profiles)``
-# when its shape depends on the sources file); add a domain here.
+# when its shape depends on the sources file, ``defs_from_settings(settings)`` when on
+# settings); add a domain here.
 DOMAIN_MODULES: list[str] = [
     "lomba_pipeline.catalog.ingestion.definitions",
     "lomba_pipeline.catalog.extraction.definitions",
@@ -57,11 +58,16 @@ DOMAIN_MODULES: list[str] = [
 ]
 
 
-def domain_definitions(profiles: list[str]) -> list[dg.Definitions]:
+def domain_definitions(profiles: list[str], settings: Settings) -> list[dg.Definitions]:
     found = []
     for name in DOMAIN_MODULES:
         module = importlib.import_module(name)
-        found.append(module.build_defs(profiles) if hasattr(module, "build_defs") else module.defs)
+        if hasattr(module, "defs_from_settings"):
+            found.append(module.defs_from_settings(settings))
+        elif hasattr(module, "build_defs"):
+            found.append(module.build_defs(profiles))
+        else:
+            found.append(module.defs)
     return found
 
 
@@ -70,7 +76,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     # a broken sources file fails the load here, naming the file and the field
     profiles = load_sources(settings.sources_file).instagram.profiles
     return dg.Definitions.merge(
-        *domain_definitions(profiles),
+        *domain_definitions(profiles, settings),
         dg.Definitions(sensors=[catalog_automation_sensor], resources=build_resources(settings)),
     )
 

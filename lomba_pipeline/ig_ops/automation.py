@@ -12,7 +12,13 @@ from lomba_pipeline.ig_ops import lanes, store, watch
 from lomba_pipeline.ig_ops.accounts import list_accounts
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
-from lomba_pipeline.ig_ops.spec import LaneSpec
+from lomba_pipeline.ig_ops.post_times import (
+    is_post_time,
+    post_cron,
+    post_minute_of_day,
+    post_time_text,
+)
+from lomba_pipeline.ig_ops.spec import LaneSpec, active_spec
 from lomba_pipeline.partitions import OPERATED_ACCOUNTS, TIMEZONE
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.postgres import PostgresResource
@@ -101,7 +107,15 @@ def ig_reply_sensor(
         return dg.SkipReason("no operated accounts imported (lomba accounts import)")
     _version, spec = lanes.current_spec(postgres)
     states = watch.load_states(context.cursor)
-    makeups = missed_posts(postgres, accounts, now)
+    makeups = list(
+        {  # one post request per account (the action key allows one post a day anyway)
+            r.partition_key: r
+            for r in posts_no_schedule_will_launch(
+                context.repository_def, postgres, accounts, now, spec
+            )
+            + missed_posts(postgres, accounts, now)
+        }.values()
+    )
     busy = busy_accounts(context.instance, accounts)
     for account_id in sorted(busy):
         context.log.info(f"{account_id}: a reply run is already queued or running")
@@ -142,29 +156,39 @@ def ig_reply_sensor(
     return requests or dg.SkipReason("no new comments, DMs or approved actions")
 
 
-def post_cron(position: int, spec: LaneSpec) -> str:
-    minutes = spec.post_hour * 60 + spec.post_minute + spec.stagger_minutes * position
-    return f"{minutes % 60} {(minutes // 60) % 24} * * *"
+def build_post_schedule(account: str, spec: LaneSpec, source: str) -> dg.ScheduleDefinition:
+    """The morning post of one account: its own schedule (own on/off switch, own history).
 
-
-def build_post_schedule(account: str, position: int, spec: LaneSpec) -> dg.ScheduleDefinition:
-    """The morning post of one account: its own schedule (own on/off switch, own history)."""
+    The cron is the post time under ``spec`` (the one in force when the code location loaded);
+    each tick checks the active spec again and skips when the time moved since, so a spec
+    change never posts at the old time (the sensor launches posts no schedule will).
+    """
 
     @dg.schedule(
         name=f"ig_morning_post_{account}_schedule",
-        cron_schedule=post_cron(position, spec),
+        cron_schedule=post_cron(account, spec),
         job=ig_post_job,
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Morning post of {account} at {post_time_text(account, spec)} WIB"
+        f" ({source}).",
     )
     def _schedule(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
         when: datetime = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
         day = when.strftime("%Y-%m-%d")
         with postgres.connection() as conn:
             enabled = {a.account_id for a in list_accounts(conn, enabled_only=True)}
+            version, active = active_spec(conn)
         if account not in enabled:
             return dg.SkipReason(
                 f"{account} is not imported or not enabled (lomba accounts import)"
+            )
+        in_force = active if version is not None else spec
+        if not is_post_time(account, in_force, when):
+            return dg.SkipReason(
+                f"spec v{version} moved the post of {account} to"
+                f" {post_time_text(account, in_force)} WIB; this schedule follows once the"
+                " code location reloads"
             )
         return dg.RunRequest(
             partition_key=account,
@@ -175,6 +199,42 @@ def build_post_schedule(account: str, position: int, spec: LaneSpec) -> dg.Sched
     return _schedule
 
 
-def post_schedules(spec: LaneSpec | None = None) -> list[dg.ScheduleDefinition]:
+def post_schedules(spec: LaneSpec | None = None, source: str = "built-in defaults"):
     spec = spec or LaneSpec()
-    return [build_post_schedule(a, i, spec) for i, a in enumerate(OPERATED_ACCOUNTS)]
+    return [build_post_schedule(a, spec, source) for a in OPERATED_ACCOUNTS]
+
+
+def posts_no_schedule_will_launch(
+    repository_def, postgres, accounts, now: datetime, spec: LaneSpec
+) -> list[dg.RunRequest]:
+    """Today's posts due under the active spec whose schedule still carries an older cron (the
+    spec changed and the code location has not reloaded): the sensor launches them, once."""
+    if repository_def is None:
+        return []
+    local = now.astimezone(ZoneInfo(TIMEZONE))
+    day = local.date().isoformat()
+    requests = []
+    for account in accounts:
+        name = f"ig_morning_post_{account.account_id}_schedule"
+        if account.account_id not in OPERATED_ACCOUNTS or not repository_def.has_schedule_def(
+            name
+        ):
+            continue
+        if repository_def.get_schedule_def(name).cron_schedule == post_cron(
+            account.account_id, spec
+        ):
+            continue  # the schedule launches it at the right time
+        if local.hour * 60 + local.minute < post_minute_of_day(account.account_id, spec):
+            continue
+        with postgres.connection() as conn:
+            if store.action_exists(conn, f"post:{account.account_id}:{day}"):
+                continue
+        requests.append(
+            dg.RunRequest(
+                job_name=ig_post_job.name,
+                partition_key=account.account_id,
+                run_key=f"post-due:{account.account_id}:{day}",
+                tags={ACCOUNT_TAG: account.account_id, POST_DATE_TAG: day},
+            )
+        )
+    return requests

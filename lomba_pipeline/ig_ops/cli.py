@@ -121,9 +121,35 @@ def spec() -> None:
     pass
 
 
+def _ui_url_option(fn):
+    return click.option(
+        "--ui-url",
+        default=None,
+        help="The Dagster UI to reload after the change (default http://127.0.0.1:"
+        "LOMBA_DAGSTER_PORT).",
+    )(fn)
+
+
+def _in_force(conn, ui_url: str | None) -> None:
+    """Say the post times now in force and have the Dagster UI reload the code location."""
+    from lomba_pipeline.ig_ops.code_reload import reload_code_location
+    from lomba_pipeline.ig_ops.post_times import post_time_text
+    from lomba_pipeline.ig_ops.spec import active_spec
+    from lomba_pipeline.partitions import OPERATED_ACCOUNTS
+
+    version, spec = active_spec(conn)
+    first, last = OPERATED_ACCOUNTS[0], OPERATED_ACCOUNTS[-1]
+    click.echo(
+        f"spec version {version} is active; morning posts {post_time_text(first, spec)}"
+        f" ({first}) to {post_time_text(last, spec)} ({last}) WIB"
+    )
+    click.echo(reload_code_location(ui_url or f"http://127.0.0.1:{get_settings().dagster_port}"))
+
+
 @spec.command("apply", help="Store FILE as a new spec version and make it active.")
 @click.argument("path", type=click.Path(path_type=Path))
-def spec_apply(path: Path) -> None:
+@_ui_url_option
+def spec_apply(path: Path, ui_url: str | None) -> None:
     from lomba_pipeline.ig_ops.spec import SpecError, apply_spec, load_spec_file
 
     try:
@@ -131,8 +157,8 @@ def spec_apply(path: Path) -> None:
     except SpecError as exc:
         raise click.ClickException(str(exc)) from exc
     with _pg().connection() as conn:
-        version = apply_spec(conn, parsed, actor=_actor(), source=str(path))
-    click.echo(f"spec version {version} is active")
+        apply_spec(conn, parsed, actor=_actor(), source=str(path))
+        _in_force(conn, ui_url)
 
 
 @spec.command("history", help="All versions, newest first.")
@@ -152,7 +178,8 @@ def spec_history_cmd() -> None:
 
 @spec.command("rollback", help="Make VERSION the active spec again.")
 @click.argument("version", type=int)
-def spec_rollback(version: int) -> None:
+@_ui_url_option
+def spec_rollback(version: int, ui_url: str | None) -> None:
     from lomba_pipeline.ig_ops.spec import SpecError, rollback_spec
 
     try:
@@ -160,7 +187,8 @@ def spec_rollback(version: int) -> None:
             rollback_spec(conn, version, actor=_actor())
     except SpecError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"spec version {version} is active")
+    with _pg().connection() as conn:
+        _in_force(conn, ui_url)
 
 
 @click.group(help="Actions waiting for a person.")

@@ -26,6 +26,9 @@ POST_DATE_TAG = "ig/post_date"
 POOL = "instagram_api"
 # the ops retry themselves (IG_RETRY): a run-level retry on top would multiply the attempts
 NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}
+# a reply or post run is a few short steps: run them in the run's own process (a process per
+# step costs seconds each); pools and op retries still apply
+LIGHT_JOB_EXECUTOR = dg.in_process_executor
 IG_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -103,7 +106,11 @@ def send_replies(
     context.add_output_metadata(result.as_metadata())
 
 
-@dg.job(tags={"lane": "reply", **NO_RUN_RETRY}, description="Lane A: answer new comments and DMs of one account.")
+@dg.job(
+    tags={"lane": "reply", **NO_RUN_RETRY},
+    executor_def=LIGHT_JOB_EXECUTOR,
+    description="Lane A: answer new comments and DMs of one account.",
+)
 def ig_reply_job():
     send_replies(after=plan_replies(after=reconcile_sending()))
 
@@ -183,6 +190,7 @@ def publish_morning_post(
 @dg.job(
     partitions_def=operated_accounts,
     tags={"lane": "posting", **NO_RUN_RETRY},
+    executor_def=LIGHT_JOB_EXECUTOR,
     description="Lane B: the morning post of one account (partition = account).",
 )
 def ig_post_job():

@@ -8,6 +8,7 @@ import dagster as dg
 
 from lomba_pipeline.admin_group_notice import send_daily_text_once
 from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.jobs import LIGHT_JOB_EXECUTOR
 from lomba_pipeline.ig_ops.report_numbers import (
     COLUMNS,
     daily_numbers,
@@ -98,7 +99,10 @@ def all_accounts_posted(
 
 
 ig_report_job = dg.define_asset_job(
-    "ig_report_job", selection=[nightly_ig_report], partitions_def=daily
+    "ig_report_job",
+    selection=[nightly_ig_report],
+    partitions_def=daily,
+    executor_def=LIGHT_JOB_EXECUTOR,
 )
 
 

@@ -15,7 +15,6 @@ from lomba_pipeline.ig_ops.accounts import (
 )
 from lomba_pipeline.ig_ops.spec import SpecError, load_spec_file, parse_spec
 from lomba_pipeline.secrets_box import secret_box_from_settings
-from lomba_pipeline.settings import get_settings
 from lomba_pipeline_tests.ig_ops.world import SPEC_FILE
 
 pytestmark = pytest.mark.timeout(120)
@@ -122,18 +121,18 @@ def test_flags_enabled_false_is_honoured(tmp_path, postgres, settings):
         assert list_accounts(conn, enabled_only=True) == []
 
 
-def test_a_broken_ig_spec_fails_the_code_location_load(tmp_path, monkeypatch):
-    from lomba_pipeline.ig_ops.definitions import schedule_spec
+def test_a_broken_ig_spec_fails_the_code_location_load(tmp_path, settings):
+    """The spec file comes from the config dir of the settings handed to build_definitions
+    (no environment rewrite), and a misspelled field fails the load naming file and field."""
+    import dataclasses
+    import shutil
 
+    from lomba_pipeline.definitions import build_definitions
+
+    shutil.copy(settings.sources_file, tmp_path / "sources.yaml")
     write(tmp_path, "ig_spec.yaml", SPEC_FILE.read_text().replace("post_hour:", "post_hours:"))
-    monkeypatch.setenv("LOMBA_CONFIG_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SpecError, match=r"ig_spec.yaml: post_hours: unknown key"):
-            schedule_spec()
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    with pytest.raises(SpecError, match=r"ig_spec.yaml: post_hours: unknown key"):
+        build_definitions(dataclasses.replace(settings, config_dir=tmp_path))
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
