@@ -130,14 +130,15 @@ def _ui_url_option(fn):
     )(fn)
 
 
-def _in_force(conn, ui_url: str | None) -> None:
+def _in_force(ui_url: str | None) -> None:
     """Say the post times now in force and have the Dagster UI reload the code location."""
     from lomba_pipeline.ig_ops.code_reload import reload_code_location
     from lomba_pipeline.ig_ops.post_times import post_time_text
     from lomba_pipeline.ig_ops.spec import active_spec
     from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 
-    version, spec = active_spec(conn)
+    with _pg().connection() as conn:
+        version, spec = active_spec(conn)
     first, last = OPERATED_ACCOUNTS[0], OPERATED_ACCOUNTS[-1]
     click.echo(
         f"spec version {version} is active; morning posts {post_time_text(first, spec)}"
@@ -158,7 +159,7 @@ def spec_apply(path: Path, ui_url: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     with _pg().connection() as conn:
         apply_spec(conn, parsed, actor=_actor(), source=str(path))
-        _in_force(conn, ui_url)
+    _in_force(ui_url)  # after the commit: the reloaded code location reads the new version
 
 
 @spec.command("history", help="All versions, newest first.")
@@ -187,8 +188,7 @@ def spec_rollback(version: int, ui_url: str | None) -> None:
             rollback_spec(conn, version, actor=_actor())
     except SpecError as exc:
         raise click.ClickException(str(exc)) from exc
-    with _pg().connection() as conn:
-        _in_force(conn, ui_url)
+    _in_force(ui_url)
 
 
 @click.group(help="Actions waiting for a person.")
