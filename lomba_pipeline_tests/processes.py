@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -54,16 +55,20 @@ def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150,
               extra_args: tuple[str, ...] = ()):
     """``lomba dev --port PORT`` until the UI answers ``/server_info``; SIGTERM on exit (SIGKILL
     of the process group if it does not stop). Yields the process."""
+    # output to a file, not a pipe: nobody reads a pipe while the test runs, and once its
+    # buffer is full every process writing to it (run workers too) blocks
+    output = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lomba_pipeline.cli", "dev", "--port", str(port), *extra_args],
-        cwd=PROJECT_ROOT, env=env or os.environ.copy(), stdout=subprocess.PIPE,
+        cwd=PROJECT_ROOT, env=env or os.environ.copy(), stdout=output,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         deadline = time.time() + startup_seconds
         while True:
             if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode(errors="replace")[-3000:])
+                output.seek(0)
+                raise AssertionError(output.read().decode(errors="replace")[-3000:])
             if time.time() > deadline:
                 raise AssertionError("the Dagster UI never answered /server_info")
             try:
@@ -80,3 +85,4 @@ def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150,
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        output.close()

@@ -321,10 +321,15 @@ def plan_replies(
 
 def plan_new_comments(run: Planning) -> None:
     """Each recent media whose comment count moved: its comments past the watermark, planned."""
-    media = run.read([], run.gateway.recent_media, run.spec.recent_media)
+    media = run.read(None, run.gateway.recent_media, run.spec.recent_media)
     with run.postgres.connection() as conn:
         seen = store.watermarks(conn, run.account_id)
-    for item in media:
+        for pk, (count, newest) in seen.items():
+            if media is not None and count < 0 and pk not in {m.pk for m in media}:
+                # left for later but no longer among the recent media: out of the lane's
+                # window, so no reason for more runs
+                store.set_watermark(conn, run.account_id, pk, 0, newest)
+    for item in media or []:
         if run.result.paused or run.budget.exhausted:
             break
         count, newest = seen.get(item.pk, (0, None))

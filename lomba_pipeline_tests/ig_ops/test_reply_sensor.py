@@ -10,7 +10,7 @@ import pytest
 
 from lomba_pipeline.ig_ops.automation import SENSOR_TICK_SECONDS, ig_reply_sensor
 from lomba_pipeline.ig_ops.lanes import current_spec
-from lomba_pipeline_tests.ig_ops.world import build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -111,3 +111,38 @@ def test_a_failed_read_launches_the_run_that_records_it_and_the_pause_ends_with_
         assert calls_by_account(fake)[uid("ig_001")] == calls  # the look is the run's
         assert world.run_reply("ig_001", start + timedelta(minutes=16)).success
         assert world.sql("SELECT count(*) FROM ig_actions WHERE status = 'done'") == [(1,)]
+
+
+def test_comments_left_for_later_bring_runs_until_the_post_leaves_the_window(
+    fake, postgres, local_store, tmp_path, monkeypatch, settings
+):
+    """A run that stops at its reply budget leaves the rest for the next run (the sensor sees
+    it in Postgres, without a read); once the post is no longer among the recent media the lane
+    looks at, the sensor stops launching runs for it."""
+    spec = (SPEC_FILE.read_text().replace("max_replies_per_run: 50", "max_replies_per_run: 1")
+            .replace("recent_media: 6", "recent_media: 1"))
+    world = build_world(fake, postgres, local_store, tmp_path, monkeypatch, settings,
+                        accounts=["ig_001"], spec_text=spec)
+    old = [world.comment("ig_001", f"Link daftar {n}?", who=f"u{n}", who_pk=700 + n)
+           for n in range(3)]
+    start = wib("2026-11-20 10:00")
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = Ticks(world, instance)
+        launched = []
+
+        def ticks(n, since):
+            for k in range(n):
+                now = since + timedelta(seconds=k * SENSOR_TICK_SECONDS)
+                for request in tick(now):
+                    launched.append(now)
+                    assert world.run_reply(request.tags["ig/account"], now).success
+
+        ticks(2, start)  # one reply per run: the first run leaves the rest, the next continues
+        assert [len(fake.replies_to(c)) for c in old] == [1, 1, 0]
+        new_post = fake.add_media(uid("ig_001"), "Postingan baru")  # the old one leaves the window
+        fresh = fake.add_comment(new_post, 779, "dodi", "Masih buka?")
+        ticks(4, start + timedelta(minutes=1))
+        assert len(fake.replies_to(fresh)) == 1
+        ticks(8, start + timedelta(minutes=2))
+        assert not [t for t in launched if t >= start + timedelta(minutes=2)]
+        assert fake.replies_to(old[2]) == []  # the lane looks at the recent media only
