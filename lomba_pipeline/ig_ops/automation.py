@@ -23,7 +23,9 @@ from lomba_pipeline.partitions import OPERATED_ACCOUNTS, TIMEZONE
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.postgres import PostgresResource
 
-SENSOR_THREADS = 6
+# the reads of one tick in parallel, one thread per account: a read holds no database
+# connection while it waits for Instagram (the pool waits for a free one anyway)
+SENSOR_THREADS = 10
 # a run in one of these states already serves the account: no second one is requested
 BUSY = [
     dg.DagsterRunStatus.QUEUED,
@@ -133,8 +135,6 @@ def ig_reply_sensor(
         )
         return account, why
 
-    # network-bound checks in parallel so ten accounts fit in one sensor tick; fewer threads
-    # than the Postgres pool's connections (a full pool raises instead of waiting)
     found = []
     if accounts:
         with ThreadPoolExecutor(max_workers=min(SENSOR_THREADS, len(accounts))) as pool:
