@@ -80,12 +80,9 @@ def current_spec(postgres) -> tuple[int | None, LaneSpec]:
 
 
 def open_gateway(postgres, ig_ops, account_id: str) -> InstagramOpsGateway:
-    from lomba_pipeline.secrets_box import secret_box_from_settings
-    from lomba_pipeline.settings import get_settings
-
     with postgres.connection() as conn:
         account = get_account(conn, account_id)
-        creds = account_credentials(conn, secret_box_from_settings(get_settings()), account_id)
+        creds = account_credentials(conn, ig_ops.secret_box(), account_id)
     return ig_ops.gateway(postgres, account_id, account.username, creds)
 
 

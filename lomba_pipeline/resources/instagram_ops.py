@@ -27,7 +27,9 @@ import httpx
 from lomba_pipeline.resources.instagram_client import (
     Credentials,
     InstagramSessions,
+    secret_box_of,
 )
+from lomba_pipeline.secrets_box import EncryptionKey, SecretBox
 
 # how many comment pages one look at one media may read (bounded work per item)
 MAX_COMMENT_PAGES = 50
@@ -399,12 +401,17 @@ class InstagramOpsResource(dg.ConfigurableResource):
     request_delay_seconds: float = 1.0
     graph_api_base_url: str = "https://graph.instagram.com/v21.0"
     graph_poll_seconds: float = 2.0
+    encryption: EncryptionKey | None = None  # credentials, sessions and tokens at rest
+
+    def secret_box(self) -> SecretBox:
+        return secret_box_of("ig_ops", self.encryption)
 
     def gateway(
         self, postgres, account: str, username: str, credentials: dict
     ) -> InstagramOpsGateway:
         sessions = InstagramSessions.for_pipeline(
             postgres,
+            self.secret_box(),
             api_base_url=self.api_base_url,
             request_delay_seconds=self.request_delay_seconds,
         )

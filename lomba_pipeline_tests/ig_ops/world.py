@@ -20,8 +20,12 @@ from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.whatsapp import WhatsAppGateway, WhatsAppTargets
-from lomba_pipeline.secrets_box import secret_box_from_settings
-from lomba_pipeline.settings import PROJECT_ROOT
+from lomba_pipeline.secrets_box import (
+    EncryptionKey,
+    encryption_key_from_settings,
+    secret_box_from_settings,
+)
+from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 WIB = ZoneInfo("Asia/Jakarta")
 SPEC_FILE = PROJECT_ROOT / "config" / "ig_spec.yaml"
@@ -55,6 +59,9 @@ class World:
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
     whatsapp: WhatsAppGateway = field(default_factory=WhatsAppGateway)  # off unless a test sets it
     admin_group: str | None = None  # where the nightly report goes (a test sets it)
+    # the session's development key (the file under LOMBA_HOME that import_accounts used)
+    encryption: EncryptionKey = field(default_factory=lambda: encryption_key_from_settings(
+        get_settings()))
 
     def resources(self, now: datetime) -> dict:
         return {
@@ -66,6 +73,7 @@ class World:
                 request_delay_seconds=0,
                 graph_api_base_url=self.fake.url + "/graph",
                 graph_poll_seconds=0.01,
+                encryption=self.encryption,
             ),
             "ig_clock": IgClock(frozen_at=now.isoformat()),
             "whatsapp": self.whatsapp,
