@@ -140,6 +140,33 @@ class InstagramOpsGateway(ABC):
     def publisher(self) -> PostPublisher: ...
 
 
+def _credentials_refused(account: str, operation: str, what: str, exc: Exception):
+    """A login with the stored credentials failed: pause at once (``relogin_failed``), never
+    retry a wrong password, and say how to fix it."""
+    return InstagramCallFailed(
+        account,
+        operation,
+        f"{what} with the stored credentials failed ({type(exc).__name__}); fix the "
+        f"credentials, then run `lomba accounts login {account}`",
+        "relogin_failed",
+    )
+
+
+def _login_failed(account: str, exc: Exception) -> InstagramCallFailed:
+    """A first login's failure: the credentials' fault, or a passing one (throttle, network)."""
+    from instagrapi import exceptions as ig
+
+    from lomba_pipeline.resources.instagram_client import InstagramNotConfigured
+
+    refused = (
+        ig.BadPassword | ig.BadCredentials | ig.TwoFactorRequired | ig.LoginRequired
+        | ig.ReloginAttemptExceeded | InstagramNotConfigured
+    )
+    if isinstance(exc, refused):
+        return _credentials_refused(account, "login", "login", exc)
+    return _failed(account, "login", exc)
+
+
 def _failed(account: str, operation: str, exc: Exception, kind: str | None = None):
     detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     return InstagramCallFailed(account, operation, detail, kind or failure_kind(exc))
@@ -210,13 +237,8 @@ class InstagrapiOpsGateway(InstagramOpsGateway):
         try:
             self.client = self._relogin(self.client)
         except Exception as exc:
-            raise InstagramCallFailed(
-                self.account,
-                "relogin",
-                f"session expired and re-login with the stored credentials failed "
-                f"({type(exc).__name__}); fix the credentials, then run "
-                f"`lomba accounts login {self.account}`",
-                "relogin_failed",
+            raise _credentials_refused(
+                self.account, "relogin", "session expired and re-login", exc
             ) from exc
         try:
             return getattr(self.client, fn_name)(*args, **kwargs)
@@ -421,7 +443,7 @@ class InstagramOpsResource(dg.ConfigurableResource):
         try:
             client = sessions.client_for(username, creds)
         except Exception as exc:
-            raise _failed(account, "login", exc) from exc
+            raise _login_failed(account, exc) from exc
 
         def relogin(previous):
             if not (creds.password or creds.sessionid):
