@@ -79,11 +79,11 @@ def current_spec(postgres) -> tuple[int | None, LaneSpec]:
         return active_spec(conn)
 
 
-def open_gateway(postgres, ig_ops, account_id: str) -> InstagramOpsGateway:
+def open_gateway(postgres, ig_ops, account_id: str, now=None) -> InstagramOpsGateway:
     with postgres.connection() as conn:
         account = get_account(conn, account_id)
         creds = account_credentials(conn, ig_ops.secret_box(), account_id)
-    return ig_ops.gateway(postgres, account_id, account.username, creds)
+    return ig_ops.gateway(postgres, account_id, account.username, creds, now)
 
 
 def gateway_or_cooldown(
@@ -97,7 +97,7 @@ def gateway_or_cooldown(
     if cooled(postgres, account_id, now, result):
         return None
     try:
-        return open_gateway(postgres, ig_ops, account_id)
+        return open_gateway(postgres, ig_ops, account_id, now)
     except InstagramCallFailed as exc:
         _version, spec = current_spec(postgres)
         _outcome(postgres, result, account_id, now, spec, error=exc)

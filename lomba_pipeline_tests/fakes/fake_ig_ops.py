@@ -30,6 +30,16 @@ As strict as instagrapi 3.2.2 and the private API it talks to (read from the ins
   ``429``, ``please_wait``, ``rate_limit``, ``login_required``, ``challenge_required``,
   ``feedback_required``, ``masked_challenge`` (bare 404 "Not Found").
 
+The Graph API part is as strict as Meta documents it (graph-api/guides/error-handling,
+instagram-platform/reference/refresh_access_token): every call needs a token issued by
+``issue_graph_token`` for that Instagram user; an unknown token gets 400 ``OAuthException`` code
+190, an expired one code 190 subcode 463 ("Session has expired on ..."); long-lived tokens last
+60 days; ``GET /refresh_access_token?grant_type=ig_refresh_token`` (unversioned, at the host
+root: the fake's ``/graph`` prefix stands for ``/v21.0``) answers ``access_token``, ``token_type``
+and ``expires_in`` for a token at least 24 hours old and not expired. What Meta answers for a
+younger token is not documented; the fake refuses it with code 100 (the pipeline never asks).
+The fake's Graph time is ``graph_now`` (set by the test: no wall clock).
+
 Other controls: ``set_down(user_pk, status)`` makes every call of one account fail;
 ``hang_after(path)`` applies a write and then hangs (the process "crashes" between sending and
 recording); ``fail_next``/``latency_seconds`` from ``HttpFake``.
@@ -159,6 +169,8 @@ class FakeIgOps(HttpFake):
         self.injections: list[Injection] = []
         self.revoked_sessions: set[str] = set()
         self.passwords: dict[str, str] = {}  # username -> password (``set_password``)
+        self.graph_tokens: dict[str, dict] = {}  # token -> {user_pk, issued_at, expires_at}
+        self.graph_now = None  # the Graph API's "now" (a datetime the test sets)
         self._rsa = None  # the password-encryption key pair, made on the first qe/sync/
         self.comment_page_size = 20  # instagrapi's default page on the comments endpoint
         self.inbox_page_size = 20  # the inbox's ``limit`` parameter
@@ -238,6 +250,18 @@ class FakeIgOps(HttpFake):
         if username is None:
             return calls
         return [c for c in calls if username in c.body.decode(errors="replace")]
+
+    def issue_graph_token(self, user_pk, issued_at, days: int = 60) -> str:
+        """A long-lived Instagram user token for ``user_pk``, valid ``days`` from ``issued_at``."""
+        from datetime import timedelta
+
+        token = f"IGAA{self._next('Tok')}x{len(self.graph_tokens)}"
+        self.graph_tokens[token] = {
+            "user_pk": str(user_pk),
+            "issued_at": issued_at,
+            "expires_at": issued_at + timedelta(days=days),
+        }
+        return token
 
     def expire_session(self, user_pk) -> None:
         """Instagram logged the account out: every session id it used so far is refused."""
@@ -697,11 +721,57 @@ class FakeIgOps(HttpFake):
         return 200, {"feed_items": [], "more_available": False, "status": "ok"}
 
     # -- Graph API (content publishing) ------------------------------------------------------
+    def _graph_error(self, message: str, code: int, subcode: int | None = None,
+                     kind: str = "OAuthException"):
+        error = {"message": message, "type": kind, "code": code, "fbtrace_id": self._next("AbTr")}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        return 400, {"error": error}
+
+    def _graph_token(self, call, user_pk: str | None = None):
+        """(token info, None) for a valid token, else (None, the error reply Meta sends)."""
+        token = (call.query | call.form()).get("access_token")
+        if not token:
+            return None, self._graph_error("An active access token must be used to query "
+                                           "information about the current user.", 2500)
+        info = self.graph_tokens.get(token)
+        if info is None:
+            return None, self._graph_error(
+                "Invalid OAuth access token - Cannot parse access token", 190)
+        if self.graph_now is None:
+            raise AssertionError("set fake.graph_now: the Graph fake has no wall clock")
+        if self.graph_now >= info["expires_at"]:
+            stamp = "%A, %d-%b-%y %H:%M:%S UTC"
+            return None, self._graph_error(
+                f"Error validating access token: Session has expired on "
+                f"{info['expires_at'].strftime(stamp)}. The current time is "
+                f"{self.graph_now.strftime(stamp)}.", 190, 463)
+        if user_pk is not None and info["user_pk"] != user_pk:
+            return None, self._graph_error(
+                "(#10) Application does not have permission for this action", 10)
+        return info, None
+
+    @route("GET", r"/refresh_access_token")
+    def graph_refresh(self, call):
+        if call.query.get("grant_type") != "ig_refresh_token":
+            return self._graph_error("Unsupported grant_type", 100)
+        info, refused = self._graph_token(call)
+        if refused:
+            return refused
+        from datetime import timedelta
+
+        if self.graph_now - info["issued_at"] < timedelta(hours=24):
+            return self._graph_error("(fake) the token must be at least 24 hours old", 100)
+        token = self.issue_graph_token(info["user_pk"], self.graph_now)
+        expires_in = int((self.graph_tokens[token]["expires_at"] - self.graph_now).total_seconds())
+        return 200, {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
+
     @route("POST", r"/graph/(\d+)/media")
     def graph_container(self, call, user_pk):
         params = call.query | call.form()
-        if not params.get("access_token"):
-            return 400, {"error": {"message": "An access token is required", "code": 104}}
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         cid = self._next("179")
         self.containers[cid] = {
             "user_pk": user_pk,
@@ -713,6 +783,9 @@ class FakeIgOps(HttpFake):
 
     @route("GET", r"/graph/(\d+)")
     def graph_status(self, call, container_id):
+        _info, refused = self._graph_token(call)
+        if refused:
+            return refused
         container = self.containers.get(container_id)
         if container is None:
             return 400, {"error": {"message": "Unsupported get request", "code": 100}}
@@ -725,6 +798,9 @@ class FakeIgOps(HttpFake):
     @route("POST", r"/graph/(\d+)/media_publish")
     async def graph_publish(self, call, user_pk):
         params = call.query | call.form()
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         container = self.containers.get(params.get("creation_id", ""))
         if container is None or container["polls"] < 2:
             return 400, {"error": {"message": "Media ID is not available", "code": 9007}}
@@ -738,6 +814,9 @@ class FakeIgOps(HttpFake):
 
     @route("GET", r"/graph/(\d+)/media")
     def graph_media_list(self, call, user_pk):
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         return 200, {
             "data": [
                 {"id": m.pk, "caption": m.caption}

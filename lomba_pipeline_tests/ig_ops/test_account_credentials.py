@@ -118,3 +118,150 @@ def test_a_wrong_password_at_the_first_login_names_the_fix_too(
     (cooldown,) = events(world, "ig.cooldown_started")
     assert cooldown["why"] == "relogin_failed"
     assert "lomba accounts login ig_001" in cooldown["error"]
+
+
+# -- Graph API tokens and Graph-only accounts ---------------------------------------------------
+@pytest.fixture
+def graph_world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
+    """ig_001 with only a Graph API token in accounts.yaml: no session id, no password."""
+    world = build_world(
+        fake, postgres, local_store, tmp_path, monkeypatch, settings,
+        accounts=["ig_001"], posts_per_account=4,
+    )
+    token = fake.issue_graph_token(uid("ig_001"), wib("2026-10-01 08:00"))  # ends 2026-11-30
+    store_credentials(world, monkeypatch, settings, graph_access_token=token,
+                      graph_user_id=uid("ig_001"))
+    world.graph_token = token
+    return world
+
+
+def post_on(world, fake, when: str):
+    fake.graph_now = wib(when)
+    result = world.run_post("ig_001", wib(when))
+    assert result.success
+    return result
+
+
+def tokens_used(fake, path: str) -> list[str]:
+    return [(c.query | c.form()).get("access_token") for c in fake.calls_to(path)]
+
+
+def test_a_graph_only_account_posts_with_no_private_api_login(graph_world, fake):
+    post_on(graph_world, fake, "2026-11-18 08:00")
+    (post,) = fake.posts_of(uid("ig_001"))
+    assert post.via == "graph"
+    private = [c.path for c in fake.calls if c.path.startswith(("/api/", "/graphql_www"))]
+    assert private == []  # no login, no feed read, nothing of instagrapi
+    assert graph_world.sql("SELECT count(*) FROM ig_sessions") == [(0,)]
+    # the reply lane has nothing to read for it and never pauses it
+    assert graph_world.run_reply("ig_001", wib("2026-11-18 09:00")).success
+    assert graph_world.sql("SELECT cooldown_until, consecutive_failures FROM ig_accounts") == [
+        (None, 0)
+    ]
+
+
+def test_the_graph_token_is_refreshed_before_it_expires_and_stored_encrypted(graph_world, fake):
+    post_on(graph_world, fake, "2026-11-18 08:00")  # imported today: too young to refresh
+    assert fake.calls_to("/refresh_access_token") == []
+
+    post_on(graph_world, fake, "2026-11-19 08:00")  # expiry unknown, 24 h old: refreshed
+    (refresh,) = fake.calls_to("/refresh_access_token")
+    assert refresh.query["grant_type"] == "ig_refresh_token"
+    assert refresh.query["access_token"] == graph_world.graph_token
+    ((raw, expires_at),) = graph_world.sql(
+        "SELECT encrypted_token, expires_at FROM ig_graph_tokens WHERE account_id = 'ig_001'"
+    )
+    assert expires_at == wib("2027-01-18 08:00")  # now + the expires_in Meta answered
+    (fresh,) = [t for t in fake.graph_tokens if fake.graph_tokens[t]["issued_at"] == wib(
+        "2026-11-19 08:00")]
+    assert fresh.encode() not in bytes(raw) and graph_world.graph_token.encode() not in bytes(raw)
+    assert set(tokens_used(fake, "/media_publish")) == {graph_world.graph_token, fresh}
+    assert tokens_used(fake, "/media_publish")[-1] == fresh  # the new token posts at once
+    (event,) = events(graph_world, "ig.graph_token_refreshed")
+    assert fresh not in str(event)
+
+    post_on(graph_world, fake, "2026-11-20 08:00")  # 59 days left: no refresh
+    assert len(fake.calls_to("/refresh_access_token")) == 1
+    post_on(graph_world, fake, "2027-01-10 08:00")  # 8 days left (< 10): refreshed again
+    assert len(fake.calls_to("/refresh_access_token")) == 2
+    assert len(fake.posts_of(uid("ig_001"))) == 4
+
+
+def test_a_failed_refresh_is_an_event_naming_the_account_and_the_post_still_goes(
+    graph_world, fake
+):
+    post_on(graph_world, fake, "2026-11-18 08:00")
+    fake.fail_next("/refresh_access_token", status=400, body={"error": {
+        "message": "Error validating access token: The session has been invalidated because "
+                   "the user changed their password or Facebook has changed the session for "
+                   "security reasons.",
+        "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "AbC"}})
+    post_on(graph_world, fake, "2026-11-19 08:00")
+    (failed,) = events(graph_world, "ig.graph_token_refresh_failed")
+    assert failed["error"].startswith("ig_001: graph_refresh failed: HTTP 400")
+    assert "lomba accounts import" in failed["fix"] and "ig_001" in failed["fix"]
+    assert graph_world.graph_token not in str(failed)
+    assert len(fake.posts_of(uid("ig_001"))) == 2  # the current token is still valid
+    post_on(graph_world, fake, "2026-11-20 08:00")  # tried again the next day
+    assert len(events(graph_world, "ig.graph_token_refreshed")) == 1
+
+
+def test_an_expired_graph_token_fails_the_post_with_meta_s_reason(graph_world, fake):
+    post_on(graph_world, fake, "2026-11-18 08:00")
+    fake.fail_next("/refresh_access_token", status=500, raw=b"<html>down</html>", times=20)
+    for day in ("2026-11-19", "2026-11-20"):
+        post_on(graph_world, fake, f"{day} 08:00")
+    fake.graph_now = wib("2026-12-01 08:00")  # the imported token ended on 2026-11-30
+    graph_world.run_post("ig_001", wib("2026-12-01 08:00"))
+    errors = [e for (e,) in graph_world.sql(
+        "SELECT error FROM ig_actions WHERE kind = 'post' AND error IS NOT NULL")]
+    assert any("ig_001: graph_container failed: HTTP 400: Error validating access token: "
+               "Session has expired" in e for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "why"),
+    [
+        ("http://127.0.0.1:8040/media/ig-posts/a.jpg", None, "https only"),  # the local store
+        ("https://127.0.0.1/media/a.jpg", None, "loopback"),
+        ("https://10.20.30.40/a.jpg", None, "private"),
+        ("https://[::1]/a.jpg", None, "loopback"),
+        ("https://localhost/a.jpg", ["127.0.0.1"], "loopback"),
+        ("https://media.kantor.example/a.jpg", ["192.168.1.5"], "private"),
+        ("ftp://media.example.com/a.jpg", None, "not 'ftp'"),
+        ("https://media.example.com/a.jpg", ["93.184.216.34"], None),
+    ],
+)
+def test_the_graph_publisher_refuses_an_image_url_meta_cannot_fetch(fake, url, addresses, why):
+    from lomba_pipeline.resources.instagram_ops import GraphApiPublisher, InstagramCallFailed
+
+    fake.graph_now = wib("2026-11-20 08:00")
+    token = fake.issue_graph_token("1009", wib("2026-11-15 08:00"))
+    publisher = GraphApiPublisher(
+        "ig_009", fake.url + "/graph", "1009", token, poll_seconds=0,
+        resolver=lambda host, port: addresses or [],
+    )
+    if why is None:
+        assert publisher.publish(b"x", url, "Caption").via == "graph"
+        return
+    with pytest.raises(InstagramCallFailed) as err:
+        publisher.publish(b"x", url, "Caption")
+    assert str(err.value).startswith(f"ig_009: graph_container failed: image URL {url} is not public")
+    assert why in str(err.value)
+    assert fake.calls_to("/graph/") == []  # Meta was never asked
+
+
+def test_a_graph_post_from_the_local_object_store_is_refused_naming_account_and_url(
+    graph_world, fake, tmp_path
+):
+    from lomba_pipeline.resources.object_store import LocalObjectStore
+
+    graph_world.object_store = LocalObjectStore(
+        root=str(tmp_path / "media"), public_base_url="http://127.0.0.1:8040/media"
+    )
+    fake.graph_now = wib("2026-11-18 08:00")
+    graph_world.run_post("ig_001", wib("2026-11-18 08:00"))
+    assert fake.posts_of(uid("ig_001")) == [] and fake.calls_to("/graph/") == []
+    ((error,),) = graph_world.sql("SELECT error FROM ig_actions WHERE kind = 'post'")
+    assert error.startswith("ig_001: graph_container failed: image URL http://127.0.0.1:8040/media/")
+    assert "LOMBA_R2_" in error
