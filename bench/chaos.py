@@ -192,6 +192,13 @@ class Suite:
                             actor="chaos")
             apply_spec(conn, parse_spec((ROOT / "config" / "ig_spec.yaml").read_text()),
                        actor="chaos", source="chaos")
+        # the post lane reads content from the object store (`lomba accounts sync-content`)
+        from lomba_pipeline.ig_ops.content_store import sync_content
+        from lomba_pipeline.resources.object_store import object_store_from_settings
+
+        store = object_store_from_settings(get_settings(), for_dagster=False)
+        for account in ACCOUNTS:
+            sync_content(store, account, self.accounts_file.parent / "content" / account)
         from lomba_pipeline.resources.postgres import close_all_pools
 
         close_all_pools()

@@ -14,7 +14,7 @@ from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import store
 from lomba_pipeline.ig_ops.accounts import Account, account_credentials, get_account
 from lomba_pipeline.ig_ops.compose import DraftFailed, ReplyDrafter, compose, wants_draft
-from lomba_pipeline.ig_ops.content import next_item
+from lomba_pipeline.ig_ops.content_store import next_stored_item
 from lomba_pipeline.ig_ops.spec import LaneSpec, active_spec
 from lomba_pipeline.media.variant import make_variant
 from lomba_pipeline.resources.instagram_ops import InstagramCallFailed, InstagramOpsGateway
@@ -519,7 +519,7 @@ def prepare_post(
         if existing is not None:
             return existing, []
         account = get_account(conn, account_id)
-        item, refused = next_item(conn, account_id, account.content_dir)
+        item, refused = next_stored_item(conn, object_store, account_id)
         for reason in refused:
             record_event(
                 conn,

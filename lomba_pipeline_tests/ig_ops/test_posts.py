@@ -164,6 +164,7 @@ def test_graph_api_errors_name_the_account_and_step(fake):
 
 def test_a_post_marked_for_approval_waits_and_a_rejected_one_is_never_posted(world, fake):
     (world.root / "content/ig_001/001_info_lomba.approve").touch()
+    world.sync_content()
     assert world.run_post("ig_001", wib("2026-11-20 08:00")).success
     assert fake.posts_of(uid("ig_001")) == []
     (pending,) = list_pending_approvals_conn(world)

@@ -13,6 +13,7 @@ import yaml
 
 from lomba_pipeline.ig_ops.accounts import import_accounts
 from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.content_store import sync_content
 from lomba_pipeline.ig_ops.demo import write_demo_content
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
@@ -105,6 +106,10 @@ class World:
         self.fake.add_user(who_pk, who)
         return self.fake.add_dm(uid(account), who_pk, who, text)
 
+    def sync_content(self) -> None:
+        for account in self.accounts:
+            sync_content(self.object_store, account, self.root / "content" / account)
+
     def sql(self, query: str, params=()) -> list[tuple]:
         with self.postgres.connection() as conn, conn.cursor() as cur:
             cur.execute(query, params or None)
@@ -150,6 +155,7 @@ def build_world(
             conn, parse_spec(spec_for_tests(spec_text)), actor="test", source="test"
         )
     world = World(fake, postgres, object_store, root, accounts=accounts)
+    world.sync_content()  # what `lomba accounts sync-content` does: the post lane reads the store
     for account in accounts:
         world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
     return world
