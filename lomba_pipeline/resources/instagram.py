@@ -79,7 +79,6 @@ class InstagramProfileReader(ABC):
 class ThrottlePolicy:
     wait_seconds: float = 300.0
     max_attempts: int = 10
-    encryption: EncryptionKey | None = None  # sessions are stored encrypted with it
     sleep: Callable[[float], None] = time.sleep
     on_wait: Callable[[int, Exception], None] | None = None
 
@@ -260,6 +259,7 @@ class InstagramReader(dg.ConfigurableResource):
     request_delay_seconds: float = 1.0
     throttle_wait_seconds: float = 300.0
     max_attempts: int = 10
+    encryption: EncryptionKey | None = None  # sessions are stored encrypted with it
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
