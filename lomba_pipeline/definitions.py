@@ -31,7 +31,6 @@ def build_resources(settings: Settings) -> dict:
     """Production wiring from settings; secrets stay ``EnvVar`` until a run starts."""
     encryption = encryption_key_from_settings(settings)
     return {
-        "encryption_key": encryption,
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
         "ai": ai_resource_from_settings(settings.ai, settings.extraction),

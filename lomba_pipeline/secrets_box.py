@@ -1,9 +1,11 @@
 """Encryption at rest for credentials, sessions and tokens (Fernet).
 
-``EncryptionKey`` is the resource that hands the key to run-time code: in production its ``key``
-is ``dg.EnvVar("LOMBA_ENCRYPTION_KEY")`` (resolved when a run starts, shown in the UI only as the
+``EncryptionKey`` is how run-time code gets the key: config nested in the resources that encrypt
+(``ig_ops``, ``instagram``), built in ``definitions.py``. In production its ``key`` is
+``dg.EnvVar("LOMBA_ENCRYPTION_KEY")`` (resolved when a run starts, shown in the UI only as the
 variable's name); in development it holds the PATH of the key generated under ``LOMBA_HOME``,
-never the key itself, so the Dagster UI's resource page cannot show it.
+never the key itself, so the Dagster UI's resource page cannot show it. (Nested config, not a
+nested resource: a nested resource would make every ``build_sensor_context`` a context manager.)
 """
 
 from pathlib import Path
@@ -36,8 +38,8 @@ class EncryptionKeyMissing(RuntimeError):
     """Neither a key nor a key file: the resource was built without one."""
 
 
-class EncryptionKey(dg.ConfigurableResource):
-    """The project's Fernet key (resource key ``encryption_key``, also nested in the IG resources).
+class EncryptionKey(dg.Config):
+    """The project's Fernet key, as config of the resources that need it.
 
     ``key``: the key itself, always from ``dg.EnvVar("LOMBA_ENCRYPTION_KEY")`` in the code location.
     ``key_file``: the generated development key's path (``LOMBA_HOME/encryption.key``).
