@@ -44,6 +44,8 @@ def accounts_import(path: Path | None) -> None:
     for row in report:
         missing = f"  (env not set: {', '.join(row['missing'])})" if row["missing"] else ""
         click.echo(f"{row['account']}: secrets {', '.join(row['secrets']) or 'none'}{missing}")
+    # posts read content from the object store, not from these folders
+    click.echo("next: `lomba accounts sync-content` uploads the content folders")
 
 
 @accounts.command(
