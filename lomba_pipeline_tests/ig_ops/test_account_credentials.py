@@ -126,7 +126,7 @@ def graph_world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
     """ig_001 with only a Graph API token in accounts.yaml: no session id, no password."""
     world = build_world(
         fake, postgres, local_store, tmp_path, monkeypatch, settings,
-        accounts=["ig_001"], posts_per_account=4,
+        accounts=["ig_001"], posts_per_account=5,
     )
     token = fake.issue_graph_token(uid("ig_001"), wib("2026-10-01 08:00"))  # ends 2026-11-30
     store_credentials(world, monkeypatch, settings, graph_access_token=token,
@@ -265,3 +265,22 @@ def test_a_graph_post_from_the_local_object_store_is_refused_naming_account_and_
     ((error,),) = graph_world.sql("SELECT error FROM ig_actions WHERE kind = 'post'")
     assert error.startswith("ig_001: graph_container failed: image URL http://127.0.0.1:8040/media/")
     assert "LOMBA_R2_" in error
+
+
+def test_a_new_token_put_in_accounts_env_replaces_the_refreshed_one(
+    graph_world, fake, monkeypatch, settings
+):
+    post_on(graph_world, fake, "2026-11-18 08:00")
+    post_on(graph_world, fake, "2026-11-19 08:00")  # refreshed: the stored token is Meta's new one
+    newer = fake.issue_graph_token(uid("ig_001"), wib("2026-11-19 12:00"))
+    store_credentials(graph_world, monkeypatch, settings, graph_access_token=newer,
+                      graph_user_id=uid("ig_001"))
+    post_on(graph_world, fake, "2026-11-20 08:00")
+    assert tokens_used(fake, "/media_publish")[-1] == newer
+    assert graph_world.sql("SELECT expires_at FROM ig_graph_tokens") == [(None,)]  # unknown again
+    # re-importing the same token again changes nothing: the refreshed token is kept
+    post_on(graph_world, fake, "2026-11-21 08:00")  # 24 h after import: refreshed
+    store_credentials(graph_world, monkeypatch, settings, graph_access_token=newer,
+                      graph_user_id=uid("ig_001"))
+    ((expires_at,),) = graph_world.sql("SELECT expires_at FROM ig_graph_tokens")
+    assert expires_at == wib("2027-01-20 08:00")
