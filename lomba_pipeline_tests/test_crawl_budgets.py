@@ -67,7 +67,7 @@ def test_the_pass_deadline_stops_further_requests_and_keeps_the_cards_found(post
         config = config_for(tmp_path, site, crawl=", pass_timeout_seconds: 55")
         report, asked, _ = run(postgres, config, site)
         assert (asked.count(MORE), asked.count(DETAIL), len(asked)) == (3, 2, 6)
-        reason = "pass deadline of 55 s reached: the requests still queued were not made"
+        reason = "pass deadline of 55 s reached: 23 requests not made"
         assert report.stopped_early == [reason]
         assert report.as_metadata()["stopped_early"] == reason
         # every card found is stored; those whose detail was not read say so

@@ -243,21 +243,26 @@ class CrawlPass:
         result.errors.append(reason)
 
     def not_requested(self, request) -> None:
-        """The pass deadline passed before ``request`` went out: count it, keep a card whose
-        detail it was (incomplete, so the next pass opens it), and say so once per source."""
+        """The pass deadline passed before ``request`` went out: count it, and keep a card whose
+        detail it was (incomplete, so the next pass opens it); ``finish`` says so per source."""
         name = request.user_data["source"]
         result = self.outcomes[name]
         result.not_requested += 1
-        if result.not_requested == 1:
-            self.stop_early(
-                name, f"pass deadline of {self.pass_timeout_seconds:.0f} s reached: "
-                "the requests still queued were not made"
-            )
         if request.user_data.get("role") == DETAIL:
             listing = dict(request.user_data["listing"])
             item = item_of(self.by_name[name], listing, hashed=request.user_data.get("card_hash"))
             item.hints["detail_error"] = "detail not read: pass deadline reached"
             result.items.append(item)
+
+
+    def finish(self) -> None:
+        for name, result in self.outcomes.items():
+            if result.not_requested:
+                self.stop_early(
+                    name,
+                    f"pass deadline of {self.pass_timeout_seconds:.0f} s reached: "
+                    f"{result.not_requested} requests not made",
+                )
 
 
 def base_url(source) -> str:

@@ -183,6 +183,7 @@ async def crawl_web_async(
     except TimeoutError:
         for name in state.outcomes:
             state.stop_early(name, f"crawl cancelled after {backstop:.0f} s")
+    state.finish()
     return state.outcomes
 
 
