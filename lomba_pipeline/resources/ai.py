@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+if TYPE_CHECKING:
+    from lomba_pipeline.settings import AiSettings, ExtractionSettings
 
 
 @dataclass
@@ -562,24 +565,10 @@ def data_url(image: bytes, content_type: str) -> str:
     return f"data:{content_type};base64,{base64.b64encode(image).decode()}"
 
 
-def ai_config_from_settings(settings) -> AiConfig:
-    return AiConfig(
-        zhipu_api_key=settings.zhipu_api_key,
-        zhipu_base_url=settings.zhipu_base_url,
-        zhipu_model=settings.zhipu_model,
-        mistral_api_key=settings.mistral_api_key,
-        mistral_base_url=settings.mistral_base_url,
-        mistral_ocr_model=settings.mistral_ocr_model,
-        gemini_api_key=settings.gemini_api_key,
-        gemini_base_url=settings.gemini_base_url,
-        gemini_model=settings.gemini_model,
-        timeout_seconds=settings.ai_timeout_seconds,
-        max_attempts=settings.ai_max_attempts,
-        backoff_seconds=settings.ai_backoff_seconds,
-        concurrency=settings.ai_concurrency,
-        requests_per_minute=settings.ai_requests_per_minute,
-        prices={**DEFAULT_PRICES, **settings.ai_prices},
-    )
+def ai_config_from_settings(ai: AiSettings) -> AiConfig:
+    """Plain provider config from the settings' ``ai`` section (CLI paths, no Dagster)."""
+    values = {name: getattr(ai, name) for name in AiConfig.__dataclass_fields__ if hasattr(ai, name)}
+    return AiConfig(**{**values, "prices": {**DEFAULT_PRICES, **ai.prices}})
 
 
 class AiResource(dg.ConfigurableResource):
@@ -617,28 +606,21 @@ class AiResource(dg.ConfigurableResource):
         return RetryPolicy(self.extraction_max_attempts, tuple(self.extraction_retry_delays_hours))
 
 
-def ai_resource_from_settings(settings) -> AiResource:
+def ai_resource_from_settings(ai: AiSettings, extraction: ExtractionSettings) -> AiResource:
+    """The Dagster resource: keys become ``EnvVar``s so no page shows them."""
+
     def key(env_name: str, value: str | None):
         return dg.EnvVar(env_name) if value else None
 
+    plain = {name: getattr(ai, name) for name in AiResource.model_fields
+             if hasattr(ai, name) and not name.endswith("_api_key") and name != "prices"}
     return AiResource(
-        zhipu_api_key=key("ZHIPUAI_API_KEY", settings.zhipu_api_key),
-        zhipu_base_url=settings.zhipu_base_url,
-        zhipu_model=settings.zhipu_model,
-        mistral_api_key=key("MISTRAL_API_KEY", settings.mistral_api_key),
-        mistral_base_url=settings.mistral_base_url,
-        mistral_ocr_model=settings.mistral_ocr_model,
-        gemini_api_key=key("GEMINI_API_KEY", settings.gemini_api_key),
-        gemini_base_url=settings.gemini_base_url,
-        gemini_model=settings.gemini_model,
-        timeout_seconds=settings.ai_timeout_seconds,
-        max_attempts=settings.ai_max_attempts,
-        backoff_seconds=settings.ai_backoff_seconds,
-        concurrency=settings.ai_concurrency,
-        requests_per_minute=settings.ai_requests_per_minute,
-        extraction_provider=settings.extraction_provider,
-        image_transfer=settings.ai_image_transfer,
-        prices=dict(settings.ai_prices),
-        extraction_max_attempts=settings.extraction_max_attempts,
-        extraction_retry_delays_hours=list(settings.extraction_retry_delays_hours),
+        **plain,
+        zhipu_api_key=key("ZHIPUAI_API_KEY", ai.zhipu_api_key),
+        mistral_api_key=key("MISTRAL_API_KEY", ai.mistral_api_key),
+        gemini_api_key=key("GEMINI_API_KEY", ai.gemini_api_key),
+        prices=dict(ai.prices),
+        extraction_provider=extraction.provider,
+        extraction_max_attempts=extraction.max_attempts,
+        extraction_retry_delays_hours=list(extraction.retry_delays_hours),
     )
