@@ -150,6 +150,24 @@ def test_a_304_never_hides_an_item_that_is_not_stored(postgres, tmp_path, events
     assert all(captions), "every item was stored with its detail text"
 
 
+def test_changed_selectors_read_every_list_page_in_full_again(postgres, tmp_path, events):
+    """Remembered cards were parsed with the old entry: a 304 must not stand in for new ones."""
+    with SyntheticSite(events=events, list_validators="etag") as site:
+        config = sources_file(tmp_path, site)
+        run(postgres, config, site)
+        complete_records(postgres)
+        path = tmp_path / "sources.yaml"
+        path.write_text(path.read_text().replace(
+            'fields: {deadline: ".deadline::text"}', 'fields: {tenggat: ".deadline::text"}'
+        ))
+        report, asked, not_modified = run(postgres, load_sources(path), site)
+        assert not_modified == [EVENTS]  # infolomba's entry did not change
+        # the cards now carry another hint: changed cards, each detail read again
+        assert len(katalog_details(asked)) == 12 and report["katalog"].refreshed == 12
+        _, asked, not_modified = run(postgres, load_sources(path), site)
+    assert sorted(not_modified) == [EVENTS, *KATALOG_PAGES] and katalog_details(asked) == []
+
+
 def test_a_site_without_validators_is_never_asked_conditionally(postgres, tmp_path, events):
     with SyntheticSite(events=events) as site:
         config = sources_file(tmp_path, site)

@@ -13,11 +13,15 @@ remembered with what it held (its parsed cards, errors and next-page link) once 
 stored. Next pass asks with those validators; a "304 Not Modified" means the page is the same,
 so its remembered cards go through exactly the path a full answer's cards take: a known complete
 item with an unchanged card keeps its card and skips its detail, an incomplete or unknown one is
-fetched again from its detail URL. Nothing is skipped because the page was not re-read.
+fetched again from its detail URL. Nothing is skipped because the page was not re-read. The
+remembered cards are used only while the source's entry and the parsers are the ones that read
+them (``_read_with``); after a change of selectors the page is read in full again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +32,9 @@ from lomba_pipeline.catalog.sources.items import ScrapedItem, canonical_url, car
 Clock = Callable[[], float]  # monotonic seconds; injected in tests, ``time.monotonic`` otherwise
 
 ENTRY, DETAIL, PAGE = "entry", "detail", "page"
+
+# bump when a parser's output for the same page changes: remembered list cards are re-read
+PARSERS_VERSION = 1
 
 # no "br": Brotli answers need an extra decoder (domain notes, infolomba.id)
 BASE_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "id,en;q=0.8"}
@@ -189,11 +196,16 @@ class CrawlPass:
         result.items.append(item)
 
     # -- conditional requests ------------------------------------------------------------------
-    def conditional_headers(self, url: str, list_page: bool) -> dict[str, str]:
+    def conditional_headers(self, url: str, list_page_of=None) -> dict[str, str]:
         """If-None-Match / If-Modified-Since for ``url`` from its last full answer. A list page
-        is asked so only when what it held is remembered (a 304 must have cards to stand in)."""
+        (``list_page_of``: its source) is asked so only when what it held is remembered, read
+        with the source's current selectors and parsers (a 304 must have cards to stand in)."""
         known = self.validators.get(url)
-        if not known or (list_page and "page" not in known):
+        if not known:
+            return {}
+        if list_page_of is not None and (known.get("page") or {}).get("read_with") != _read_with(
+            list_page_of
+        ):
             return {}
         headers = {}
         if known.get("etag"):
@@ -210,7 +222,7 @@ class CrawlPass:
         if not answered:
             return
         if page is not None:
-            answered["page"] = page.state()
+            answered["page"] = {**page.state(), "read_with": _read_with(self.source(ctx))}
         self.outcome(ctx).validators[url] = answered
 
     async def read_list_page(self, ctx, parse: Callable[[str], ListPage]) -> ListPage | None:
@@ -263,6 +275,13 @@ class CrawlPass:
                     f"pass deadline of {self.pass_timeout_seconds:.0f} s reached: "
                     f"{result.not_requested} requests not made",
                 )
+
+
+def _read_with(source) -> str:
+    """What a list page's remembered cards depend on besides the page: the source's entry and
+    the parsers' version."""
+    text = json.dumps([PARSERS_VERSION, source.model_dump(mode="json")], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def base_url(source) -> str:

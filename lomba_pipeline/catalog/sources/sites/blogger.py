@@ -47,7 +47,7 @@ def start_requests(crawl: CrawlPass, source: BloggerSource) -> list:
     return [
         Request.from_url(
             feed,
-            headers={**BASE_HEADERS, **crawl.conditional_headers(feed, list_page=False)},
+            headers={**BASE_HEADERS, **crawl.conditional_headers(feed)},
             label=FEED,
             user_data=crawl.user_data(source, ENTRY, feed=feed),
         )

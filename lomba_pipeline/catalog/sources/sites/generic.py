@@ -49,7 +49,7 @@ def _list_request(crawl: CrawlPass, source: GenericSource, url: str, depth: int)
 
     return Request.from_url(
         url,
-        headers={**BASE_HEADERS, **crawl.conditional_headers(url, list_page=True)},
+        headers={**BASE_HEADERS, **crawl.conditional_headers(url, list_page_of=source)},
         label=LIST,
         user_data=crawl.user_data(source, ENTRY if depth == 1 else PAGE, page=depth),
     )

@@ -56,7 +56,7 @@ def start_requests(crawl: CrawlPass, source: InfolombaSource) -> list:
     return [
         Request.from_url(
             url,
-            headers={**BASE_HEADERS, **crawl.conditional_headers(url, list_page=True)},
+            headers={**BASE_HEADERS, **crawl.conditional_headers(url, list_page_of=source)},
             label=LIST,
             user_data=crawl.user_data(source, ENTRY),
         )
