@@ -72,17 +72,19 @@ class ListPage:
 
     listings: list[dict]
     errors: list[str] = field(default_factory=list)
-    next_url: str | None = None
+    next_link: str | None = None  # the "next" href as written (checked when followed)
 
     def state(self) -> dict:
-        return {"listings": self.listings, "errors": self.errors, "next_url": self.next_url}
+        return {"listings": self.listings, "errors": self.errors, "next_link": self.next_link}
 
     @classmethod
     def from_state(cls, state: dict) -> ListPage:
-        return cls(list(state["listings"]), list(state.get("errors") or []), state.get("next_url"))
+        return cls(list(state["listings"]), list(state.get("errors") or []), state.get("next_link"))
 
 
 class CrawlPass:
+    """The state one pass shares between the handlers of every site type."""
+
     def __init__(
         self,
         sources: list,

@@ -90,10 +90,10 @@ async def on_list(crawl: CrawlPass, ctx) -> None:
     details, _ = crawl.take_cards(ctx, page.listings, detail, seen_key=None)
     await ctx.add_requests(details)
     depth = ctx.request.user_data.get("page", 1)
-    if not page.next_url or depth >= source.max_pages:
+    if not page.next_link or depth >= source.max_pages:
         return
     try:
-        next_url = checked_link(urljoin(ctx.request.url, page.next_url.strip()))
+        next_url = checked_link(urljoin(ctx.request.url, page.next_link.strip()))
     except (BadLink, ValueError) as exc:
         result.errors.append(f"{ctx.request.url}: next page not followed ({exc})")
         return
