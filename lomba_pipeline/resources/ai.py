@@ -11,6 +11,7 @@ to ``extraction_attempts``). A reply that is not the JSON asked for is retried o
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -20,14 +21,13 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-if TYPE_CHECKING:
-    from lomba_pipeline.settings import AiSettings, ExtractionSettings
+from lomba_pipeline.settings import AiSettings, ExtractionSettings
 
 
 @dataclass
@@ -83,22 +83,11 @@ class ProviderFailed(Exception):
 
 
 @dataclass(frozen=True)
-class AiConfig:
-    zhipu_api_key: str | None = field(default=None, repr=False)
-    zhipu_base_url: str | None = None
-    zhipu_model: str = "glm-4-flash"
-    mistral_api_key: str | None = field(default=None, repr=False)
-    mistral_base_url: str | None = None
-    mistral_ocr_model: str = "mistral-ocr-latest"
-    gemini_api_key: str | None = field(default=None, repr=False)
-    gemini_base_url: str | None = None
-    gemini_model: str = "gemini-2.5-flash"
-    timeout_seconds: float = 60.0
-    max_attempts: int = 4  # first try + 3 retries on 429 / 5xx / timeout
-    backoff_seconds: float = 1.0  # first wait; doubles each retry
-    backoff_max_seconds: float = 30.0
-    concurrency: int = 4  # in-flight calls per provider
-    requests_per_minute: int = 60  # per provider
+class AiConfig(AiSettings):
+    """What the provider clients read: the settings' ``ai`` section plus the limits that are
+    not settings. ``prices`` here is the whole table (defaults merged with the overrides)."""
+
+    backoff_max_seconds: float = 30.0  # retries wait ``backoff_seconds``, doubling up to this
     # a 429's Retry-After is waited for up to this long; a longer one ends the call (the item's
     # attempt cap and delay take over) instead of holding a worker
     retry_after_max_seconds: float = 60.0
@@ -567,7 +556,7 @@ def data_url(image: bytes, content_type: str) -> str:
 
 def ai_config_from_settings(ai: AiSettings) -> AiConfig:
     """Plain provider config from the settings' ``ai`` section (CLI paths, no Dagster)."""
-    values = {name: getattr(ai, name) for name in AiConfig.__dataclass_fields__ if hasattr(ai, name)}
+    values = {f.name: getattr(ai, f.name) for f in dataclasses.fields(AiSettings)}
     return AiConfig(**{**values, "prices": {**DEFAULT_PRICES, **ai.prices}})
 
 
