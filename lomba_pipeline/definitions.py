@@ -23,24 +23,27 @@ from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.outbound import outbound_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.resources.whatsapp import whatsapp_from_settings, whatsapp_targets_from_settings
+from lomba_pipeline.secrets_box import encryption_key_from_settings
 from lomba_pipeline.settings import Settings, get_settings
 
 
 def build_resources(settings: Settings) -> dict:
     """Production wiring from settings; secrets stay ``EnvVar`` until a run starts."""
+    encryption = encryption_key_from_settings(settings)
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
-        "ai": ai_resource_from_settings(settings),
+        "ai": ai_resource_from_settings(settings.ai, settings.extraction),
         "whatsapp": whatsapp_from_settings(settings),
         "whatsapp_targets": whatsapp_targets_from_settings(settings),
         "ig_ops": InstagramOpsResource(
-            api_base_url=settings.ig_api_base_url,
-            request_delay_seconds=settings.ig_request_delay_seconds,
-            graph_api_base_url=settings.ig_graph_api_base_url,
+            api_base_url=settings.instagram.api_base_url,
+            request_delay_seconds=settings.instagram.request_delay_seconds,
+            graph_api_base_url=settings.instagram.graph_api_base_url,
+            encryption=encryption,
         ),
         "ig_clock": IgClock(),
-        "instagram": instagram_reader_from_settings(settings),
+        "instagram": instagram_reader_from_settings(settings, encryption),
         "catalog_sources": CatalogSources(path=str(settings.sources_file)),
         "outbound": outbound_from_settings(settings),
     }
@@ -58,12 +61,16 @@ DOMAIN_MODULES: list[str] = [
 ]
 
 
-def domain_definitions(profiles: list[str], settings: Settings) -> list[dg.Definitions]:
+def domain_definitions(
+    profiles: list[str], settings: Settings, light_jobs_in_process: bool = True
+) -> list[dg.Definitions]:
     found = []
     for name in DOMAIN_MODULES:
         module = importlib.import_module(name)
         if hasattr(module, "defs_from_settings"):
-            found.append(module.defs_from_settings(settings))
+            found.append(
+                module.defs_from_settings(settings, light_jobs_in_process=light_jobs_in_process)
+            )
         elif hasattr(module, "build_defs"):
             found.append(module.build_defs(profiles))
         else:
@@ -71,12 +78,16 @@ def domain_definitions(profiles: list[str], settings: Settings) -> list[dg.Defin
     return found
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: Settings | None = None, *, light_jobs_in_process: bool = True
+) -> dg.Definitions:
+    """``light_jobs_in_process`` False: every Instagram job follows the code location's
+    executor (the multi-machine topology sets Celery's)."""
     settings = settings or get_settings()
     # a broken sources file fails the load here, naming the file and the field
     profiles = load_sources(settings.sources_file).instagram.profiles
     return dg.Definitions.merge(
-        *domain_definitions(profiles, settings),
+        *domain_definitions(profiles, settings, light_jobs_in_process),
         dg.Definitions(sensors=[catalog_automation_sensor], resources=build_resources(settings)),
     )
 

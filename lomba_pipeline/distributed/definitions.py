@@ -18,7 +18,8 @@ from lomba_pipeline.distributed.drill import worker_drill_job
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
-        build_definitions(),
+        # the Instagram steps must reach the instagram queue: no in-process jobs there
+        build_definitions(light_jobs_in_process=False),
         dg.Definitions(executor=celery_executor.configured(celery_config()),
                        jobs=[worker_drill_job]),
     )

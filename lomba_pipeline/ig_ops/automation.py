@@ -87,14 +87,24 @@ def missed_posts(postgres, accounts, now: datetime) -> list[dg.RunRequest]:
 SENSOR_TICK_SECONDS = 15
 
 
-@dg.sensor(
-    jobs=[ig_reply_job, ig_post_job],
-    minimum_interval_seconds=SENSOR_TICK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def ig_reply_sensor(
-    context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
-):
+def build_reply_sensor(reply_job: dg.JobDefinition, post_job: dg.JobDefinition):
+    """``ig_reply_sensor`` launching ``reply_job`` / ``post_job`` runs (see ``reply_tick``)."""
+
+    @dg.sensor(
+        name="ig_reply_sensor",
+        jobs=[reply_job, post_job],
+        minimum_interval_seconds=SENSOR_TICK_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(
+        context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
+    ):
+        return reply_tick(context, postgres, ig_ops, ig_clock)
+
+    return _sensor
+
+
+def reply_tick(context, postgres, ig_ops, ig_clock):
     """Notices work for the reply lane and launches one run per account that has some.
 
     Per account and tick: nothing while a reply run is queued or running for it; else Postgres
@@ -127,7 +137,7 @@ def ig_reply_sensor(
         state = states.setdefault(account.account_id, watch.WatchState())
         why = watch.check_account(
             postgres,
-            lambda a: lanes.open_gateway(postgres, ig_ops, a),
+            lambda a: lanes.open_gateway(postgres, ig_ops, a, now),
             account.account_id,
             now,
             spec,
@@ -156,7 +166,12 @@ def ig_reply_sensor(
     return requests or dg.SkipReason("no new comments, DMs or approved actions")
 
 
-def build_post_schedule(account: str, spec: LaneSpec, source: str) -> dg.ScheduleDefinition:
+ig_reply_sensor = build_reply_sensor(ig_reply_job, ig_post_job)
+
+
+def build_post_schedule(
+    account: str, spec: LaneSpec, source: str, job: dg.JobDefinition = ig_post_job
+) -> dg.ScheduleDefinition:
     """The morning post of one account: its own schedule (own on/off switch, own history).
 
     The cron is the post time under ``spec`` (the one in force when the code location loaded);
@@ -167,7 +182,7 @@ def build_post_schedule(account: str, spec: LaneSpec, source: str) -> dg.Schedul
     @dg.schedule(
         name=f"ig_morning_post_{account}_schedule",
         cron_schedule=post_cron(account, spec),
-        job=ig_post_job,
+        job=job,
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Morning post of {account} at {post_time_text(account, spec)} WIB"
@@ -199,9 +214,11 @@ def build_post_schedule(account: str, spec: LaneSpec, source: str) -> dg.Schedul
     return _schedule
 
 
-def post_schedules(spec: LaneSpec | None = None, source: str = "built-in defaults"):
+def post_schedules(
+    spec: LaneSpec | None = None, source: str = "built-in defaults", job=ig_post_job
+) -> list[dg.ScheduleDefinition]:
     spec = spec or LaneSpec()
-    return [build_post_schedule(a, spec, source) for a in OPERATED_ACCOUNTS]
+    return [build_post_schedule(a, spec, source, job) for a in OPERATED_ACCOUNTS]
 
 
 def posts_no_schedule_will_launch(

@@ -12,6 +12,7 @@ from datetime import date
 import dagster as dg
 
 from lomba_pipeline.db.events import record_event
+from lomba_pipeline.distributed.processes import INSTAGRAM_QUEUE
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.llm_drafter import llm_drafter
@@ -26,9 +27,13 @@ POST_DATE_TAG = "ig/post_date"
 POOL = "instagram_api"
 # the ops retry themselves (IG_RETRY): a run-level retry on top would multiply the attempts
 NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}
-# a reply or post run is a few short steps: run them in the run's own process (a process per
-# step costs seconds each); pools and op retries still apply
+# on one machine a reply or post run is a few short steps: run them in the run's own process (a
+# process per step costs seconds each); pools and op retries still apply
 LIGHT_JOB_EXECUTOR = dg.in_process_executor
+# under the Celery executor only workers started with `-q instagram` (the machines whose IP the
+# accounts know) take these steps; the key is dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG, spelled
+# out so loading the code location does not import Celery; harmless under other executors
+IG_QUEUE = {"dagster-celery/queue": INSTAGRAM_QUEUE}
 IG_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -43,7 +48,7 @@ def _account(context) -> str:
     return account
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, out=dg.Out(dg.Nothing))
 def reconcile_sending(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
 ) -> None:
@@ -57,7 +62,7 @@ def reconcile_sending(
     context.add_output_metadata(result.as_metadata())
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def plan_replies(
     context,
     postgres: PostgresResource,
@@ -86,7 +91,7 @@ def plan_replies(
     context.add_output_metadata({"composer": composer, **result.as_metadata()})
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def send_replies(
     context,
     postgres: PostgresResource,
@@ -106,16 +111,23 @@ def send_replies(
     context.add_output_metadata(result.as_metadata())
 
 
-@dg.job(
-    tags={"lane": "reply", **NO_RUN_RETRY},
-    executor_def=LIGHT_JOB_EXECUTOR,
-    description="Lane A: answer new comments and DMs of one account.",
-)
-def ig_reply_job():
-    send_replies(after=plan_replies(after=reconcile_sending()))
+def build_reply_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+    """Lane A's job; ``executor_def`` None: the code location's executor (Celery in the
+    multi-machine topology, where the steps must reach the instagram queue)."""
+
+    @dg.job(
+        name="ig_reply_job",
+        tags={"lane": "reply", **NO_RUN_RETRY},
+        executor_def=executor_def,
+        description="Lane A: answer new comments and DMs of one account.",
+    )
+    def _job():
+        send_replies(after=plan_replies(after=reconcile_sending()))
+
+    return _job
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, out=dg.Out(dg.Nothing))
 def publish_morning_post(
     context,
     postgres: PostgresResource,
@@ -187,11 +199,22 @@ def publish_morning_post(
     )
 
 
-@dg.job(
-    partitions_def=operated_accounts,
-    tags={"lane": "posting", **NO_RUN_RETRY},
-    executor_def=LIGHT_JOB_EXECUTOR,
-    description="Lane B: the morning post of one account (partition = account).",
-)
-def ig_post_job():
-    publish_morning_post()
+def build_post_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+    """Lane B's job (see ``build_reply_job`` for ``executor_def``)."""
+
+    @dg.job(
+        name="ig_post_job",
+        partitions_def=operated_accounts,
+        tags={"lane": "posting", **NO_RUN_RETRY},
+        executor_def=executor_def,
+        description="Lane B: the morning post of one account (partition = account).",
+    )
+    def _job():
+        publish_morning_post()
+
+    return _job
+
+
+# the single-machine code location's jobs (and the tests'): steps in the run's own process
+ig_reply_job = build_reply_job(LIGHT_JOB_EXECUTOR)
+ig_post_job = build_post_job(LIGHT_JOB_EXECUTOR)
