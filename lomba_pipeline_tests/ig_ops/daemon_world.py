@@ -19,8 +19,10 @@ from pathlib import Path
 import yaml
 
 from lomba_pipeline.ig_ops.accounts import import_accounts
+from lomba_pipeline.ig_ops.content_store import sync_content
 from lomba_pipeline.ig_ops.demo import write_demo_content
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
+from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.postgres import PostgresResource
 from lomba_pipeline.secrets_box import secret_box_from_settings
 from lomba_pipeline.settings import get_settings
@@ -177,6 +179,10 @@ def daemon_world(
                 import_accounts(conn, secret_box_from_settings(get_settings()),
                                 home / "accounts.yaml", actor="test")
                 apply_spec(conn, parse_spec(spec_text), actor="test", source="test")
+            # what `lomba accounts sync-content` does: the post lane reads the object store
+            store = object_store_from_settings(get_settings(), for_dagster=False)
+            for account in accounts:
+                sync_content(store, account, home / "content" / account)
         finally:
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

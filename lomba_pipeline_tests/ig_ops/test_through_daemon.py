@@ -73,7 +73,13 @@ def test_ten_attempts_are_ten_profile_requests_with_run_retries_on(world):
     }
     # the launchpad's resource config replaces the wired one as a whole: the same values, only
     # the 5 minutes between attempts shortened (max_attempts keeps its production default)
+    from lomba_pipeline.secrets_box import encryption_key_from_settings
+    from lomba_pipeline.settings import get_settings
+
+    key = encryption_key_from_settings(get_settings())
     instagram = {
+        "encryption": {"key_file": key.key_file} if key.key_file
+        else {"key": {"env": "LOMBA_ENCRYPTION_KEY"}},
         "scraper_username": "scraper",
         "scraper_sessionid": {"env": "LOMBA_IG_SCRAPER_SESSIONID"},
         "api_base_url": world.fake.url,
