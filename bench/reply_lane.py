@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--request-delay", type=float, default=1.0,
                         help="LOMBA_IG_REQUEST_DELAY_SECONDS (production: 1)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--checks-per-hour", type=int, default=None,
+                        help="override the spec's watch.checks_per_account_per_hour")
     args = parser.parse_args()
     if args.latency is None:
         args.latency = 0.1 if args.fast else 0.2
@@ -113,15 +115,20 @@ def ideal_latency(spec, per_call: float, run_calls: int) -> tuple[float, float]:
 
 
 def run_daemon(args, url: str, dagster_url: str, home: Path) -> None:
-    from lomba_pipeline.ig_ops.spec import load_spec_file
+    from lomba_pipeline.ig_ops.spec import parse_spec
     from lomba_pipeline.settings import PROJECT_ROOT
     from lomba_pipeline_tests.ig_ops.daemon_world import daemon_world, uid, wait_until
 
-    spec_path = PROJECT_ROOT / "config" / "ig_spec.yaml"
-    spec = load_spec_file(spec_path)
+    spec_text = (PROJECT_ROOT / "config" / "ig_spec.yaml").read_text()
+    if args.checks_per_hour:
+        spec_text = spec_text.replace(
+            "checks_per_account_per_hour: 120",
+            f"checks_per_account_per_hour: {args.checks_per_hour}",
+        )
+    spec = parse_spec(spec_text)
     accounts = [f"ig_{i:03d}" for i in range(1, args.accounts + 1)]
     started = time.monotonic()
-    with daemon_world(url, dagster_url, home, accounts, spec_text=spec_path.read_text(),
+    with daemon_world(url, dagster_url, home, accounts, spec_text=spec_text,
                       request_delay_seconds=args.request_delay,
                       fake_latency_seconds=args.latency) as world:
         fake = world.fake
