@@ -1,5 +1,6 @@
 """The code location of the multi-machine topology: ``lomba_pipeline.definitions`` with every
-step executed by Dagster's Celery executor (deploy/celery.yaml), plus ``worker_drill_job``.
+step executed by Dagster's Celery executor (deploy/celery.yaml), so ``extracted_fields`` fans out
+into shards over the workers, plus ``instagram_queue_probe_job``.
 
 Serve it with ``dagster api grpc -m lomba_pipeline.distributed.definitions``; the single-machine
 default (``lomba dev``, ``lomba run``) keeps serving ``lomba_pipeline.definitions``, no broker.
@@ -12,7 +13,7 @@ from dagster_celery import celery_executor
 
 from lomba_pipeline.definitions import build_definitions
 from lomba_pipeline.distributed.celery_config import celery_config
-from lomba_pipeline.distributed.drill import worker_drill_job
+from lomba_pipeline.distributed.queue_probe import instagram_queue_probe_job
 
 
 @dg.definitions
@@ -20,5 +21,5 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         build_definitions(),
         dg.Definitions(executor=celery_executor.configured(celery_config()),
-                       jobs=[worker_drill_job]),
+                       jobs=[instagram_queue_probe_job]),
     )

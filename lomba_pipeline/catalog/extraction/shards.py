@@ -146,13 +146,13 @@ def collect_extraction(context: dg.OpExecutionContext, postgres: PostgresResourc
     for r in reports[1:]:
         part = ExtractionSummary.from_json(r["summary"])
         summary.merge(part)
-        rows.append(f"| {r['part'].split('/')[1]} | {r['worker']} | {part.extracted} | "
+        rows.append(f"| {r['part'].split('/')[0]} | {r['worker']} | {part.extracted} | "
                     f"{part.skipped_complete} |")
     summary.busy = plan.busy and summary.extracted == 0
     summary.wall_seconds = reports[0]["since_plan"]
     context.log.info(summary.line())
     return dg.Output(None, metadata={
         **summary.metadata(), "summary_line": summary.line(),
-        "shards": len({r["part"].split("/")[1] for r in reports[1:]}),
+        "shards": len({r["part"].split("/")[0] for r in reports[1:]}),
         "shard_workers": dg.MetadataValue.md("\n".join(rows)),
     })
