@@ -11,8 +11,10 @@ STAMP  := $(VENV)/.installed
 run: setup
 	$(VENV)/bin/lomba run
 
+# three pytest workers, one test file each at a time (module fixtures such as a shared `lomba dev`
+# stay in one worker): most of the suite's wall time is waiting on daemons and subprocesses, not CPU
 test: setup system-deps
-	$(PY) -m pytest lomba_pipeline_tests
+	$(PY) -m pytest -n 3 --dist loadfile lomba_pipeline_tests
 
 dev: setup
 	$(VENV)/bin/lomba dev

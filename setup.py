@@ -55,6 +55,7 @@ setup(
         "dev": [
             "pytest>=8.3",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.6",
             "moto[server]>=5.0.20",
             "flask>=3.0",
             "flask-cors>=5.0",

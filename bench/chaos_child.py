@@ -47,7 +47,8 @@ def broadcast(recover: bool) -> None:
     for cid in ids:
         with pg.connection() as conn:
             result = actions.approve(conn, cid, actor="chaos")
-        outcome = broadcast_competition(pg, store, whatsapp, settings, cid, actor="chaos")
+        outcome = broadcast_competition(pg, store, whatsapp, whatsapp_targets_from_settings(settings),
+                                        cid, actor="chaos")
         say(f"record {cid}: approved={result.changed} broadcast={outcome.status}")
     if recover:
         result = whatsapp_catch_up_job.execute_in_process(

@@ -31,13 +31,13 @@ def build_resources(settings: Settings) -> dict:
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
-        "ai": ai_resource_from_settings(settings),
+        "ai": ai_resource_from_settings(settings.ai, settings.extraction),
         "whatsapp": whatsapp_from_settings(settings),
         "whatsapp_targets": whatsapp_targets_from_settings(settings),
         "ig_ops": InstagramOpsResource(
-            api_base_url=settings.ig_api_base_url,
-            request_delay_seconds=settings.ig_request_delay_seconds,
-            graph_api_base_url=settings.ig_graph_api_base_url,
+            api_base_url=settings.instagram.api_base_url,
+            request_delay_seconds=settings.instagram.request_delay_seconds,
+            graph_api_base_url=settings.instagram.graph_api_base_url,
         ),
         "ig_clock": IgClock(),
         "instagram": instagram_reader_from_settings(settings),

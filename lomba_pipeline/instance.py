@@ -55,11 +55,11 @@ def topology_environment(settings: Settings, home: Path | None = None) -> dict[s
     env = dagster_environment(
         settings, TOPOLOGY_INSTANCE, home or settings.home / "dagster-topology"
     )
-    if settings.r2 is not None:
+    if settings.media.r2 is not None:
         env.update(
             {
-                "AWS_ACCESS_KEY_ID": settings.r2.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": settings.r2.secret_access_key,
+                "AWS_ACCESS_KEY_ID": settings.media.r2.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": settings.media.r2.secret_access_key,
                 # R2 names its one region "auto"
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "auto"),
             }

@@ -97,19 +97,39 @@ class R2Settings:
     public_base_url: str
 
 
+# One section per domain: code that needs the AI providers receives ``settings.ai``, not a
+# 45-field bag. Field names inside a section drop the section's prefix.
+
+
 @dataclass(frozen=True)
-class Settings:
-    home: Path
-    config_dir: Path
-    sql_dir: Path
-    database_url: str | None
-    dagster_database_url: str | None
-    encryption_key_env: str | None
-    r2: R2Settings | None
-    public_media_url: str
-    admin_host: str
-    admin_port: int
-    dagster_port: int
+class DatabaseSettings:
+    url: str | None = None  # application database; the embedded server when unset
+    dagster_url: str | None = None  # Dagster instance storage; the embedded server when unset
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    r2: R2Settings | None = None  # posters and content in R2; a local folder when unset
+    public_url: str = "http://127.0.0.1:8040/media"
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    host: str = "127.0.0.1"
+    port: int = 8040
+    secret_key_env: str | None = field(repr=False, default=None)
+    cookie_secure: bool = False
+    # proxies whose X-Forwarded-For is believed (IPs/CIDRs); session lifetimes
+    trusted_proxies: tuple[str, ...] = ()
+    session_idle_seconds: int = 2 * 3600
+    session_max_seconds: int = 12 * 3600
+    catalog_api_token: str | None = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class AiSettings:
+    """Provider keys, endpoints, models and limits (names as in ``resources.ai.AiConfig``)."""
+
     zhipu_api_key: str | None = field(repr=False, default=None)
     zhipu_base_url: str | None = None
     zhipu_model: str = "glm-4-flash"
@@ -119,44 +139,70 @@ class Settings:
     gemini_api_key: str | None = field(repr=False, default=None)
     gemini_base_url: str | None = None
     gemini_model: str = "gemini-2.5-flash"
-    # extraction: rules | zhipu | mistral | gemini | chain | auto (chain when a key is set)
-    extraction_provider: str = "auto"
-    ai_timeout_seconds: float = 60.0
-    ai_max_attempts: int = 4
-    ai_backoff_seconds: float = 1.0
-    ai_concurrency: int = 4
-    ai_requests_per_minute: int = 60
-    ai_image_transfer: str = "auto"  # url | data | auto (data URL unless the poster URL is public)
-    # cost ceiling: extraction passes per raw item, hours to wait after each unfinished pass,
-    # and the price table (USD) overriding resources.ai.DEFAULT_PRICES for the cost ledger
-    extraction_max_attempts: int = 3
-    extraction_retry_delays_hours: tuple[float, ...] = (0.0, 24.0, 72.0)
-    ai_prices: dict[str, float] = field(default_factory=dict)
+    timeout_seconds: float = 60.0
+    max_attempts: int = 4
+    backoff_seconds: float = 1.0
+    concurrency: int = 4
+    requests_per_minute: int = 60
+    image_transfer: str = "auto"  # url | data | auto (data URL unless the poster URL is public)
+    # price table (USD) overriding resources.ai.DEFAULT_PRICES for the cost ledger
+    prices: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    # rules | zhipu | mistral | gemini | chain | auto (chain when a key is set)
+    provider: str = "auto"
+    # cost ceiling: extraction passes per raw item, hours to wait after each unfinished pass
+    max_attempts: int = 3
+    retry_delays_hours: tuple[float, ...] = (0.0, 24.0, 72.0)
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
     waha_url: str | None = None
     waha_api_key: str | None = field(repr=False, default=None)
     waha_session: str = "default"
-    whatsapp_channel_id: str | None = None
-    whatsapp_review_group_id: str | None = None
-    whatsapp_admin_group_id: str | None = None
-    whatsapp_notify_review_group: bool = False
-    admin_secret_key_env: str | None = field(repr=False, default=None)
-    ig_api_base_url: str | None = None
-    ig_request_delay_seconds: float = 1.0
-    ig_graph_api_base_url: str = "https://graph.instagram.com/v21.0"
-    ig_scraper_username: str | None = None
-    ig_scraper_password: str | None = field(repr=False, default=None)
-    catalog_api_token: str | None = field(repr=False, default=None)
-    admin_cookie_secure: bool = False
-    ig_scraper_sessionid: str | None = field(repr=False, default=None)
-    sources_file_env: str | None = None
+    channel_id: str | None = None
+    review_group_id: str | None = None
+    admin_group_id: str | None = None
+    notify_review_group: bool = False
+
+
+@dataclass(frozen=True)
+class InstagramSettings:
+    api_base_url: str | None = None
+    request_delay_seconds: float = 1.0
+    graph_api_base_url: str = "https://graph.instagram.com/v21.0"
+    scraper_username: str | None = None
+    scraper_password: str | None = field(repr=False, default=None)
+    scraper_sessionid: str | None = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
     # hosts that third-party URLs may reach although they resolve to internal addresses
     # ("host", "host:port", "name=ip:port"); see resources/outbound.py
-    fetch_allow_hosts: str | None = None
-    fetch_deadline_seconds: float = 20.0
-    # admin panel: proxies whose X-Forwarded-For is believed (IPs/CIDRs); session lifetimes
-    admin_trusted_proxies: tuple[str, ...] = ()
-    admin_session_idle_seconds: int = 2 * 3600
-    admin_session_max_seconds: int = 12 * 3600
+    allow_hosts: str | None = None
+    deadline_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    config_dir: Path
+    sql_dir: Path
+    dagster_port: int = 3000
+    encryption_key_env: str | None = field(repr=False, default=None)
+    sources_file_env: str | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    media: MediaSettings = MediaSettings()
+    admin: AdminSettings = AdminSettings()
+    ai: AiSettings = AiSettings()
+    extraction: ExtractionSettings = ExtractionSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
+    instagram: InstagramSettings = InstagramSettings()
+    fetch: FetchSettings = FetchSettings()
 
     @property
     def sources_file(self) -> Path:
@@ -191,8 +237,8 @@ class Settings:
     @property
     def admin_secret_key(self) -> str:
         """Signing key for admin-panel session cookies (generated locally when unset)."""
-        if self.admin_secret_key_env:
-            return self.admin_secret_key_env
+        if self.admin.secret_key_env:
+            return self.admin.secret_key_env
         return _local_secret(self.home / "admin_secret.key", lambda: secrets.token_urlsafe(48))
 
 
@@ -247,61 +293,77 @@ def load_settings() -> Settings:
         home=home,
         config_dir=Path(_env("LOMBA_CONFIG_DIR", str(PROJECT_ROOT / "config"))).resolve(),
         sql_dir=Path(_env("LOMBA_SQL_DIR", str(PROJECT_ROOT / "sql"))).resolve(),
-        database_url=_env("LOMBA_DATABASE_URL"),
-        dagster_database_url=_env("LOMBA_DAGSTER_DATABASE_URL"),
-        encryption_key_env=_env("LOMBA_ENCRYPTION_KEY"),
-        r2=r2,
-        public_media_url=_env(
-            "LOMBA_PUBLIC_MEDIA_URL", f"http://{admin_host}:{admin_port}/media"
-        ).rstrip("/"),
-        admin_host=admin_host,
-        admin_port=admin_port,
         dagster_port=_env_int("LOMBA_DAGSTER_PORT", 3000),
-        zhipu_api_key=_env("ZHIPUAI_API_KEY"),
-        zhipu_base_url=_env("LOMBA_ZHIPU_BASE_URL"),
-        zhipu_model=_env("LOMBA_ZHIPU_MODEL", "glm-4-flash"),
-        mistral_api_key=_env("MISTRAL_API_KEY"),
-        mistral_base_url=_env("LOMBA_MISTRAL_BASE_URL"),
-        mistral_ocr_model=_env("LOMBA_MISTRAL_OCR_MODEL", "mistral-ocr-latest"),
-        gemini_api_key=_env("GEMINI_API_KEY"),
-        gemini_base_url=_env("LOMBA_GEMINI_BASE_URL"),
-        gemini_model=_env("LOMBA_GEMINI_MODEL", "gemini-2.5-flash"),
-        extraction_provider=_env("LOMBA_EXTRACTION_PROVIDER", "auto").lower(),
-        ai_timeout_seconds=_env_float("LOMBA_AI_TIMEOUT_SECONDS", 60.0),
-        ai_max_attempts=_env_int("LOMBA_AI_MAX_ATTEMPTS", 4),
-        ai_backoff_seconds=_env_float("LOMBA_AI_BACKOFF_SECONDS", 1.0),
-        ai_concurrency=_env_int("LOMBA_AI_CONCURRENCY", 4),
-        ai_requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", 60),
-        ai_image_transfer=_env("LOMBA_AI_IMAGE_TRANSFER", "auto").lower(),
-        extraction_max_attempts=_env_int("LOMBA_EXTRACTION_MAX_ATTEMPTS", 3),
-        extraction_retry_delays_hours=_env_floats(
-            "LOMBA_EXTRACTION_RETRY_DELAYS_HOURS", (0.0, 24.0, 72.0)
-        ),
-        ai_prices=_env_prices("LOMBA_AI_PRICES"),
-        waha_url=_env("LOMBA_WAHA_URL"),
-        waha_api_key=_env("LOMBA_WAHA_API_KEY"),
-        waha_session=_env("LOMBA_WAHA_SESSION", "default"),
-        whatsapp_channel_id=_env("LOMBA_WA_CHANNEL_ID"),
-        whatsapp_review_group_id=_env("LOMBA_WA_REVIEW_GROUP_ID"),
-        whatsapp_admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
-        whatsapp_notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
-        admin_secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
-        ig_api_base_url=_env("LOMBA_IG_API_BASE_URL"),
-        ig_request_delay_seconds=float(_env("LOMBA_IG_REQUEST_DELAY_SECONDS", "1.0")),
-        ig_graph_api_base_url=_env(
-            "LOMBA_IG_GRAPH_API_BASE_URL", "https://graph.instagram.com/v21.0"
-        ),
-        ig_scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
-        ig_scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
-        catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
-        admin_cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
-        ig_scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
+        encryption_key_env=_env("LOMBA_ENCRYPTION_KEY"),
         sources_file_env=_env("LOMBA_SOURCES_FILE"),
-        fetch_allow_hosts=_env("LOMBA_FETCH_ALLOW_HOSTS"),
-        fetch_deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", 20.0),
-        admin_trusted_proxies=_env_networks("LOMBA_ADMIN_TRUSTED_PROXIES"),
-        admin_session_idle_seconds=60 * _env_int("LOMBA_ADMIN_SESSION_IDLE_MINUTES", 120),
-        admin_session_max_seconds=3600 * _env_int("LOMBA_ADMIN_SESSION_MAX_HOURS", 12),
+        database=DatabaseSettings(
+            url=_env("LOMBA_DATABASE_URL"),
+            dagster_url=_env("LOMBA_DAGSTER_DATABASE_URL"),
+        ),
+        media=MediaSettings(
+            r2=r2,
+            public_url=_env(
+                "LOMBA_PUBLIC_MEDIA_URL", f"http://{admin_host}:{admin_port}/media"
+            ).rstrip("/"),
+        ),
+        admin=AdminSettings(
+            host=admin_host,
+            port=admin_port,
+            secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
+            cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
+            trusted_proxies=_env_networks("LOMBA_ADMIN_TRUSTED_PROXIES"),
+            session_idle_seconds=60 * _env_int("LOMBA_ADMIN_SESSION_IDLE_MINUTES", 120),
+            session_max_seconds=3600 * _env_int("LOMBA_ADMIN_SESSION_MAX_HOURS", 12),
+            catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
+        ),
+        ai=AiSettings(
+            zhipu_api_key=_env("ZHIPUAI_API_KEY"),
+            zhipu_base_url=_env("LOMBA_ZHIPU_BASE_URL"),
+            zhipu_model=_env("LOMBA_ZHIPU_MODEL", "glm-4-flash"),
+            mistral_api_key=_env("MISTRAL_API_KEY"),
+            mistral_base_url=_env("LOMBA_MISTRAL_BASE_URL"),
+            mistral_ocr_model=_env("LOMBA_MISTRAL_OCR_MODEL", "mistral-ocr-latest"),
+            gemini_api_key=_env("GEMINI_API_KEY"),
+            gemini_base_url=_env("LOMBA_GEMINI_BASE_URL"),
+            gemini_model=_env("LOMBA_GEMINI_MODEL", "gemini-2.5-flash"),
+            timeout_seconds=_env_float("LOMBA_AI_TIMEOUT_SECONDS", 60.0),
+            max_attempts=_env_int("LOMBA_AI_MAX_ATTEMPTS", 4),
+            backoff_seconds=_env_float("LOMBA_AI_BACKOFF_SECONDS", 1.0),
+            concurrency=_env_int("LOMBA_AI_CONCURRENCY", 4),
+            requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", 60),
+            image_transfer=_env("LOMBA_AI_IMAGE_TRANSFER", "auto").lower(),
+            prices=_env_prices("LOMBA_AI_PRICES"),
+        ),
+        extraction=ExtractionSettings(
+            provider=_env("LOMBA_EXTRACTION_PROVIDER", "auto").lower(),
+            max_attempts=_env_int("LOMBA_EXTRACTION_MAX_ATTEMPTS", 3),
+            retry_delays_hours=_env_floats(
+                "LOMBA_EXTRACTION_RETRY_DELAYS_HOURS", (0.0, 24.0, 72.0)
+            ),
+        ),
+        whatsapp=WhatsAppSettings(
+            waha_url=_env("LOMBA_WAHA_URL"),
+            waha_api_key=_env("LOMBA_WAHA_API_KEY"),
+            waha_session=_env("LOMBA_WAHA_SESSION", "default"),
+            channel_id=_env("LOMBA_WA_CHANNEL_ID"),
+            review_group_id=_env("LOMBA_WA_REVIEW_GROUP_ID"),
+            admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
+            notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
+        ),
+        instagram=InstagramSettings(
+            api_base_url=_env("LOMBA_IG_API_BASE_URL"),
+            request_delay_seconds=_env_float("LOMBA_IG_REQUEST_DELAY_SECONDS", 1.0),
+            graph_api_base_url=_env(
+                "LOMBA_IG_GRAPH_API_BASE_URL", "https://graph.instagram.com/v21.0"
+            ),
+            scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
+            scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
+            scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
+        ),
+        fetch=FetchSettings(
+            allow_hosts=_env("LOMBA_FETCH_ALLOW_HOSTS"),
+            deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", 20.0),
+        ),
     )
 
 
@@ -351,14 +413,14 @@ def production_problems(settings: Settings) -> list[str]:
             problems.append("LOMBA_ENCRYPTION_KEY: not a Fernet key (32 url-safe base64 bytes; "
                             "make one with `python -c 'from cryptography.fernet import Fernet; "
                             "print(Fernet.generate_key().decode())'`)")
-    if not settings.database_url:
+    if not settings.database.url:
         problems.append("LOMBA_DATABASE_URL: an external PostgreSQL server "
                         "(the embedded server lives on one machine)")
-    if settings.r2 is None and not _env("LOMBA_PUBLIC_MEDIA_URL"):
+    if settings.media.r2 is None and not _env("LOMBA_PUBLIC_MEDIA_URL"):
         problems.append("LOMBA_R2_ENDPOINT_URL (with its bucket and keys) or "
                         "LOMBA_PUBLIC_MEDIA_URL: media must be reachable from every machine "
                         "(the default serves it from 127.0.0.1)")
-    if not settings.admin_secret_key_env:
+    if not settings.admin.secret_key_env:
         problems.append("LOMBA_ADMIN_SECRET_KEY: the admin panel's cookie signing key, the same "
                         "on every machine")
     return problems

@@ -125,7 +125,7 @@ def test_cli_object_store_reaches_r2_with_resolved_credentials(monkeypatch, s3_e
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    assert "testing" not in repr(settings.r2)
+    assert "testing" not in repr(settings.media.r2)
     store = object_store_from_settings(settings, for_dagster=False)
     stored = store.put(b"poster", "image/png")
     assert store.list() == [stored.key]

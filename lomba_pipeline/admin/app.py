@@ -67,6 +67,7 @@ from lomba_pipeline.admin.web import (  # noqa: F401  (the page helpers, re-expo
     web_url,
 )
 from lomba_pipeline.catalog.review.caption import rupiah, tanggal
+from lomba_pipeline.resources.whatsapp import whatsapp_targets_from_settings
 
 HERE = Path(__file__).parent
 
@@ -103,14 +104,15 @@ def create_app(settings, postgres, object_store, whatsapp, *,
     app.state.postgres = postgres
     app.state.object_store = object_store
     app.state.whatsapp = whatsapp
+    app.state.whatsapp_targets = whatsapp_targets_from_settings(settings)
     app.state.clock = clock or wall_clock
     app.state.session_policy = SessionPolicy(
-        idle_seconds=settings.admin_session_idle_seconds,
-        max_seconds=settings.admin_session_max_seconds,
-        secure_cookie=settings.admin_cookie_secure,
+        idle_seconds=settings.admin.session_idle_seconds,
+        max_seconds=settings.admin.session_max_seconds,
+        secure_cookie=settings.admin.cookie_secure,
     )
     app.state.login_throttle = ThrottlePolicy()
-    app.state.trusted_proxies = trusted_networks(settings.admin_trusted_proxies)
+    app.state.trusted_proxies = trusted_networks(settings.admin.trusted_proxies)
     app.state.templates = _templates()
     app.state.nav = [
         ("Antrian review", "/"),

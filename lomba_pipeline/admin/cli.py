@@ -20,7 +20,7 @@ def build_app_from_settings():
     settings = get_settings()
     postgres = migrated_postgres()
     store = object_store_from_settings(settings)
-    if settings.r2 is not None:
+    if settings.media.r2 is not None:
         # outside Dagster nothing resolves EnvVar: build the S3 resource from plain values
         from dagster_aws.s3 import S3Resource
 
@@ -28,11 +28,11 @@ def build_app_from_settings():
 
         store = R2ObjectStore(
             s3=S3Resource(
-                endpoint_url=settings.r2.endpoint_url, region_name="auto",
-                aws_access_key_id=settings.r2.access_key_id,
-                aws_secret_access_key=settings.r2.secret_access_key,
+                endpoint_url=settings.media.r2.endpoint_url, region_name="auto",
+                aws_access_key_id=settings.media.r2.access_key_id,
+                aws_secret_access_key=settings.media.r2.secret_access_key,
             ),
-            bucket=settings.r2.bucket, public_base_url=settings.r2.public_base_url,
+            bucket=settings.media.r2.bucket, public_base_url=settings.media.r2.public_base_url,
         )
     whatsapp = whatsapp_from_settings(settings, for_dagster=False)
     return create_app(settings, postgres, store, whatsapp), settings
@@ -49,8 +49,8 @@ def admin(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     app, settings = build_app_from_settings()
-    host = host or settings.admin_host
-    port = port or settings.admin_port
+    host = host or settings.admin.host
+    port = port or settings.admin.port
     click.echo(f"Admin panel: http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 

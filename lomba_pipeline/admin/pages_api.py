@@ -30,7 +30,7 @@ PUBLIC_FIELDS = (
 
 
 def _authorised(request: Request) -> None:
-    token = request.app.state.settings.catalog_api_token
+    token = request.app.state.settings.admin.catalog_api_token
     header = request.headers.get("authorization", "")
     if token and header.startswith("Bearer "):
         # bytes: compare_digest refuses non-ASCII str, and a header may hold any latin-1 byte

@@ -258,7 +258,7 @@ def record_page(request: Request, competition_id: RecordId):
         "candidates": [candidates[c] for c in sorted(candidates)], "events": events,
         "broadcasts": broadcasts, "caption": caption,
         "whatsapp_enabled": request.app.state.whatsapp.enabled
-        and bool(settings.whatsapp_channel_id),
+        and bool(settings.whatsapp.channel_id),
     })
 
 
@@ -291,7 +291,7 @@ async def edit(request: Request, competition_id: RecordId, user: User = Depends(
 def _broadcast_after_approval(request: Request, competition_id: RecordId, user: User) -> str:
     app = request.app
     outcome = broadcast_competition(app.state.postgres, app.state.object_store,
-                                    app.state.whatsapp, app.state.settings, competition_id,
+                                    app.state.whatsapp, app.state.whatsapp_targets, competition_id,
                                     actor=user.username, today=jakarta_today(app.state.clock))
     return outcome.message
 

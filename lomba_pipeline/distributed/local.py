@@ -47,7 +47,7 @@ def main() -> None:
     settings = get_settings()
     migrated_postgres()
     home = settings.home / "dagster-topology"
-    if settings.r2 is not None and os.environ.get("LOMBA_COMPUTE_LOG_BUCKET"):
+    if settings.media.r2 is not None and os.environ.get("LOMBA_COMPUTE_LOG_BUCKET"):
         env = topology_environment(settings, home)
         print("compute logs: R2 bucket " + os.environ["LOMBA_COMPUTE_LOG_BUCKET"], file=sys.stderr)
     else:

@@ -93,8 +93,8 @@ def accounts_login(account_id: str) -> None:
         pg,
         box,
         ClientOptions(
-            api_base_url=settings.ig_api_base_url,
-            request_delay_seconds=settings.ig_request_delay_seconds,
+            api_base_url=settings.instagram.api_base_url,
+            request_delay_seconds=settings.instagram.request_delay_seconds,
         ),
     )
     try:

@@ -11,6 +11,7 @@ to ``extraction_attempts``). A reply that is not the JSON asked for is retried o
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -25,6 +26,8 @@ from typing import Any
 import dagster as dg
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from lomba_pipeline.settings import AiSettings, ExtractionSettings
 
 
 @dataclass
@@ -80,22 +83,11 @@ class ProviderFailed(Exception):
 
 
 @dataclass(frozen=True)
-class AiConfig:
-    zhipu_api_key: str | None = field(default=None, repr=False)
-    zhipu_base_url: str | None = None
-    zhipu_model: str = "glm-4-flash"
-    mistral_api_key: str | None = field(default=None, repr=False)
-    mistral_base_url: str | None = None
-    mistral_ocr_model: str = "mistral-ocr-latest"
-    gemini_api_key: str | None = field(default=None, repr=False)
-    gemini_base_url: str | None = None
-    gemini_model: str = "gemini-2.5-flash"
-    timeout_seconds: float = 60.0
-    max_attempts: int = 4  # first try + 3 retries on 429 / 5xx / timeout
-    backoff_seconds: float = 1.0  # first wait; doubles each retry
-    backoff_max_seconds: float = 30.0
-    concurrency: int = 4  # in-flight calls per provider
-    requests_per_minute: int = 60  # per provider
+class AiConfig(AiSettings):
+    """What the provider clients read: the settings' ``ai`` section plus the limits that are
+    not settings. ``prices`` here is the whole table (defaults merged with the overrides)."""
+
+    backoff_max_seconds: float = 30.0  # retries wait ``backoff_seconds``, doubling up to this
     # a 429's Retry-After is waited for up to this long; a longer one ends the call (the item's
     # attempt cap and delay take over) instead of holding a worker
     retry_after_max_seconds: float = 60.0
@@ -562,24 +554,10 @@ def data_url(image: bytes, content_type: str) -> str:
     return f"data:{content_type};base64,{base64.b64encode(image).decode()}"
 
 
-def ai_config_from_settings(settings) -> AiConfig:
-    return AiConfig(
-        zhipu_api_key=settings.zhipu_api_key,
-        zhipu_base_url=settings.zhipu_base_url,
-        zhipu_model=settings.zhipu_model,
-        mistral_api_key=settings.mistral_api_key,
-        mistral_base_url=settings.mistral_base_url,
-        mistral_ocr_model=settings.mistral_ocr_model,
-        gemini_api_key=settings.gemini_api_key,
-        gemini_base_url=settings.gemini_base_url,
-        gemini_model=settings.gemini_model,
-        timeout_seconds=settings.ai_timeout_seconds,
-        max_attempts=settings.ai_max_attempts,
-        backoff_seconds=settings.ai_backoff_seconds,
-        concurrency=settings.ai_concurrency,
-        requests_per_minute=settings.ai_requests_per_minute,
-        prices={**DEFAULT_PRICES, **settings.ai_prices},
-    )
+def ai_config_from_settings(ai: AiSettings) -> AiConfig:
+    """Plain provider config from the settings' ``ai`` section (CLI paths, no Dagster)."""
+    values = {f.name: getattr(ai, f.name) for f in dataclasses.fields(AiSettings)}
+    return AiConfig(**{**values, "prices": {**DEFAULT_PRICES, **ai.prices}})
 
 
 class AiResource(dg.ConfigurableResource):
@@ -617,28 +595,21 @@ class AiResource(dg.ConfigurableResource):
         return RetryPolicy(self.extraction_max_attempts, tuple(self.extraction_retry_delays_hours))
 
 
-def ai_resource_from_settings(settings) -> AiResource:
+def ai_resource_from_settings(ai: AiSettings, extraction: ExtractionSettings) -> AiResource:
+    """The Dagster resource: keys become ``EnvVar``s so no page shows them."""
+
     def key(env_name: str, value: str | None):
         return dg.EnvVar(env_name) if value else None
 
+    plain = {name: getattr(ai, name) for name in AiResource.model_fields
+             if hasattr(ai, name) and not name.endswith("_api_key") and name != "prices"}
     return AiResource(
-        zhipu_api_key=key("ZHIPUAI_API_KEY", settings.zhipu_api_key),
-        zhipu_base_url=settings.zhipu_base_url,
-        zhipu_model=settings.zhipu_model,
-        mistral_api_key=key("MISTRAL_API_KEY", settings.mistral_api_key),
-        mistral_base_url=settings.mistral_base_url,
-        mistral_ocr_model=settings.mistral_ocr_model,
-        gemini_api_key=key("GEMINI_API_KEY", settings.gemini_api_key),
-        gemini_base_url=settings.gemini_base_url,
-        gemini_model=settings.gemini_model,
-        timeout_seconds=settings.ai_timeout_seconds,
-        max_attempts=settings.ai_max_attempts,
-        backoff_seconds=settings.ai_backoff_seconds,
-        concurrency=settings.ai_concurrency,
-        requests_per_minute=settings.ai_requests_per_minute,
-        extraction_provider=settings.extraction_provider,
-        image_transfer=settings.ai_image_transfer,
-        prices=dict(settings.ai_prices),
-        extraction_max_attempts=settings.extraction_max_attempts,
-        extraction_retry_delays_hours=list(settings.extraction_retry_delays_hours),
+        **plain,
+        zhipu_api_key=key("ZHIPUAI_API_KEY", ai.zhipu_api_key),
+        mistral_api_key=key("MISTRAL_API_KEY", ai.mistral_api_key),
+        gemini_api_key=key("GEMINI_API_KEY", ai.gemini_api_key),
+        prices=dict(ai.prices),
+        extraction_provider=extraction.provider,
+        extraction_max_attempts=extraction.max_attempts,
+        extraction_retry_delays_hours=list(extraction.retry_delays_hours),
     )

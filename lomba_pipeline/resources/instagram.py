@@ -296,13 +296,13 @@ class InstagramReader(dg.ConfigurableResource):
 
 def instagram_reader_from_settings(settings) -> InstagramReader:
     return InstagramReader(
-        scraper_username=settings.ig_scraper_username,
+        scraper_username=settings.instagram.scraper_username,
         scraper_password=dg.EnvVar("LOMBA_IG_SCRAPER_PASSWORD")
-        if settings.ig_scraper_password
+        if settings.instagram.scraper_password
         else None,
         scraper_sessionid=dg.EnvVar("LOMBA_IG_SCRAPER_SESSIONID")
-        if settings.ig_scraper_sessionid
+        if settings.instagram.scraper_sessionid
         else None,
-        api_base_url=settings.ig_api_base_url,
-        request_delay_seconds=settings.ig_request_delay_seconds,
+        api_base_url=settings.instagram.api_base_url,
+        request_delay_seconds=settings.instagram.request_delay_seconds,
     )

@@ -99,9 +99,9 @@ def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectS
     In the Dagster code location the R2 secrets stay ``EnvVar`` (resolved when a run starts, never
     shown in the UI); command-line callers outside Dagster get resolved values.
     """
-    if settings.r2 is None:
+    if settings.media.r2 is None:
         return LocalObjectStore(
-            root=str(settings.media_dir), public_base_url=settings.public_media_url
+            root=str(settings.media_dir), public_base_url=settings.media.public_url
         )
     if for_dagster:
         credentials = dict(
@@ -111,9 +111,9 @@ def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectS
         )
     else:
         credentials = dict(
-            endpoint_url=settings.r2.endpoint_url,
-            aws_access_key_id=settings.r2.access_key_id,
-            aws_secret_access_key=settings.r2.secret_access_key,
+            endpoint_url=settings.media.r2.endpoint_url,
+            aws_access_key_id=settings.media.r2.access_key_id,
+            aws_secret_access_key=settings.media.r2.secret_access_key,
         )
     from dagster_aws.s3 import S3Resource
 
@@ -121,5 +121,5 @@ def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectS
 
     s3 = S3Resource(region_name="auto", **credentials)
     return R2ObjectStore(
-        s3=s3, bucket=settings.r2.bucket, public_base_url=settings.r2.public_base_url
+        s3=s3, bucket=settings.media.r2.bucket, public_base_url=settings.media.r2.public_base_url
     )

@@ -554,7 +554,7 @@ class OutboundFetch(dg.ConfigurableResource):
 
 def outbound_from_settings(settings) -> OutboundFetch:
     return OutboundFetch(
-        allow_hosts=settings.fetch_allow_hosts or "",
-        deadline_seconds=settings.fetch_deadline_seconds,
+        allow_hosts=settings.fetch.allow_hosts or "",
+        deadline_seconds=settings.fetch.deadline_seconds,
     )
 

@@ -123,8 +123,8 @@ def embedded_urls(pg_dir: Path) -> tuple[str, str]:
 
 def resolve_app_database_url(settings) -> str:
     """The application database URL: configured, or the embedded server's."""
-    if settings.database_url:
-        return settings.database_url
+    if settings.database.url:
+        return settings.database.url
     return embedded_urls(settings.pg_dir)[0]
 
 
@@ -133,10 +133,10 @@ def resolve_dagster_database_url(settings) -> str:
 
     SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not installed.
     """
-    if settings.dagster_database_url:
-        url = settings.dagster_database_url
-    elif settings.database_url:
-        url = ensure_database(settings.database_url, DAGSTER_DATABASE)
+    if settings.database.dagster_url:
+        url = settings.database.dagster_url
+    elif settings.database.url:
+        url = ensure_database(settings.database.url, DAGSTER_DATABASE)
     else:
         url = embedded_urls(settings.pg_dir)[1]
     scheme, rest = url.split("://", 1)
@@ -291,10 +291,10 @@ def postgres_from_settings(settings, *, for_dagster: bool = True) -> PostgresRes
     Dagster UI (which has no login) shows the variable's name, never its value. Commands outside
     Dagster resolve nothing and get the plain value.
     """
-    if settings.database_url and for_dagster:
+    if settings.database.url and for_dagster:
         url = dg.EnvVar(DATABASE_URL_ENV)
     else:
-        url = settings.database_url or ""
+        url = settings.database.url or ""
     return PostgresResource(
         database_url=url, pg_dir=str(settings.pg_dir), sql_dir=str(settings.sql_dir)
     )

@@ -135,10 +135,10 @@ class WhatsAppTargets(dg.ConfigurableResource):
 
 def whatsapp_targets_from_settings(settings) -> WhatsAppTargets:
     return WhatsAppTargets(
-        whatsapp_channel_id=settings.whatsapp_channel_id,
-        whatsapp_review_group_id=settings.whatsapp_review_group_id,
-        whatsapp_admin_group_id=settings.whatsapp_admin_group_id,
-        whatsapp_notify_review_group=settings.whatsapp_notify_review_group,
+        whatsapp_channel_id=settings.whatsapp.channel_id,
+        whatsapp_review_group_id=settings.whatsapp.review_group_id,
+        whatsapp_admin_group_id=settings.whatsapp.admin_group_id,
+        whatsapp_notify_review_group=settings.whatsapp.notify_review_group,
         config_folder=str(settings.config_dir),
     )
 
@@ -149,9 +149,9 @@ def whatsapp_from_settings(settings, *, for_dagster: bool = True) -> WhatsAppGat
     For Dagster the API key stays an ``EnvVar`` until a run starts; the admin process (no Dagster
     run) gets the plain value.
     """
-    if not settings.waha_url:
+    if not settings.whatsapp.waha_url:
         return WhatsAppGateway()
-    api_key = settings.waha_api_key or ""
+    api_key = settings.whatsapp.waha_api_key or ""
     if for_dagster and api_key:
         api_key = dg.EnvVar("LOMBA_WAHA_API_KEY")
-    return WhatsAppGateway(base_url=settings.waha_url, api_key=api_key, session=settings.waha_session)
+    return WhatsAppGateway(base_url=settings.whatsapp.waha_url, api_key=api_key, session=settings.whatsapp.waha_session)

@@ -18,5 +18,8 @@ def deploy_settings(test_environment):
     """The session's settings with a fresh Dagster database (dropped after the module)."""
     name = f"dagster_deploy_{uuid.uuid4().hex[:10]}"
     url = ensure_database(test_environment["server_url"], name)
-    yield dataclasses.replace(get_settings(), dagster_database_url=url)
+    settings = get_settings()
+    yield dataclasses.replace(
+        settings, database=dataclasses.replace(settings.database, dagster_url=url)
+    )
     _drop_database(test_environment["server_url"], name)

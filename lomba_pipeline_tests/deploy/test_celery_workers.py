@@ -43,7 +43,7 @@ def broker(tmp_path_factory, deploy_settings, s3_endpoint):
         "LOMBA_CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
         "LOMBA_CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{port}/1",
         "LOMBA_COMPUTE_LOG_BUCKET": logs_bucket,
-        "LOMBA_DAGSTER_DATABASE_URL": deploy_settings.dagster_database_url,
+        "LOMBA_DAGSTER_DATABASE_URL": deploy_settings.database.dagster_url,
         "LOMBA_R2_ENDPOINT_URL": s3_endpoint, "LOMBA_R2_ACCESS_KEY_ID": "testing",
         "LOMBA_R2_SECRET_ACCESS_KEY": "testing", "LOMBA_R2_BUCKET": media,
         "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",

@@ -63,7 +63,7 @@ def test_r2_counts_as_public_media(production, monkeypatch, s3_endpoint):
                         "LOMBA_R2_SECRET_ACCESS_KEY": "s", "LOMBA_R2_BUCKET": "media",
                         "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test"}.items():
         monkeypatch.setenv(name, value)
-    assert get_settings().r2.bucket == "media"
+    assert get_settings().media.r2.bucket == "media"
 
 
 def test_a_key_that_is_not_a_fernet_key_is_refused_without_echoing_it(production, monkeypatch):

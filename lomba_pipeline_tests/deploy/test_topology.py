@@ -80,7 +80,7 @@ instagram:
 """)
         env = {
             **os.environ,
-            **topology_environment(dataclasses.replace(settings, r2=r2), work / "dagster_home"),
+            **topology_environment(dataclasses.replace(settings, media=dataclasses.replace(settings.media, r2=r2)), work / "dagster_home"),
             "AWS_DEFAULT_REGION": "us-east-1",  # moto refuses R2's "auto" on some calls
             # production shape: posters and compute logs both in R2, one key pair
             "LOMBA_R2_ENDPOINT_URL": s3_endpoint,
@@ -90,7 +90,7 @@ instagram:
             "LOMBA_R2_PUBLIC_BASE_URL": "https://media.example.test",
             "LOMBA_COMPUTE_LOG_BUCKET": logs_bucket,
             "LOMBA_SOURCES_FILE": str(sources),
-            "LOMBA_DAGSTER_DATABASE_URL": settings.dagster_database_url,
+            "LOMBA_DAGSTER_DATABASE_URL": settings.database.dagster_url,
             "LOMBA_FETCH_ALLOW_HOSTS": site.host_port,  # the loopback site, explicitly
         }
         code_port, web_port = free_port(), free_port()

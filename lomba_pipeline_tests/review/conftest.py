@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from lomba_pipeline.catalog.review.storage import store_image
 from lomba_pipeline.resources.object_store import LocalObjectStore
-from lomba_pipeline.resources.whatsapp import WhatsAppGateway
+from lomba_pipeline.resources.whatsapp import WhatsAppGateway, whatsapp_targets_from_settings
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.fakes.waha import FakeWaha
 
@@ -117,16 +117,27 @@ def waha():
 @pytest.fixture
 def review_settings(settings, waha, tmp_path):
     return dataclasses.replace(
-        settings, waha_url=waha.url, waha_api_key="waha-test-key",
-        whatsapp_channel_id=CHANNEL, whatsapp_review_group_id=REVIEW_GROUP,
-        admin_secret_key_env="test-session-signing-key-" + "x" * 20,
-        catalog_api_token="catalog-token-for-tests",
+        settings,
+        whatsapp=dataclasses.replace(
+            settings.whatsapp, waha_url=waha.url, waha_api_key="waha-test-key",
+            channel_id=CHANNEL, review_group_id=REVIEW_GROUP,
+        ),
+        admin=dataclasses.replace(
+            settings.admin, secret_key_env="test-session-signing-key-" + "x" * 20,
+            catalog_api_token="catalog-token-for-tests",
+        ),
     )
 
 
 @pytest.fixture
+def review_targets(review_settings):
+    """Where broadcasts go: the same resource ``definitions.py`` builds from settings."""
+    return whatsapp_targets_from_settings(review_settings)
+
+
+@pytest.fixture
 def whatsapp(review_settings):
-    return WhatsAppGateway(base_url=review_settings.waha_url, api_key="waha-test-key",
+    return WhatsAppGateway(base_url=review_settings.whatsapp.waha_url, api_key="waha-test-key",
                            timeout_seconds=3)
 
 

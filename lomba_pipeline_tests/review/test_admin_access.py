@@ -93,7 +93,7 @@ def test_no_secret_appears_on_any_page(admin_server, postgres, reviewer, review_
     client, token = login(admin_server.url, "rina", PASSWORD)
     client.post(f"/lomba/{cid}/setujui", data={"csrf_token": token})  # writes events, broadcasts
     secrets = [review_settings.admin_secret_key, "waha-test-key", "catalog-token-for-tests",
-               review_settings.database_url.split("@")[0]]
+               review_settings.database.url.split("@")[0]]
     with postgres.cursor() as cur:
         cur.execute("SELECT password_hash FROM admin_users")
         secrets += [r["password_hash"] for r in cur.fetchall()]

@@ -79,7 +79,7 @@ def test_disabling_a_user_ends_the_session(admin_server, reviewer):
 
 
 def test_idle_session_expires(admin_server, reviewer, review_settings):
-    idle = review_settings.admin_session_idle_seconds
+    idle = review_settings.admin.session_idle_seconds
     client, _ = login(admin_server.url, "rina", PASSWORD)
     admin_server.clock.advance(idle - 60)
     assert client.get("/lomba").status_code == 200  # activity keeps it alive...
@@ -91,13 +91,13 @@ def test_idle_session_expires(admin_server, reviewer, review_settings):
 
 def test_active_session_still_ends_at_the_absolute_limit(admin_server, reviewer, review_settings):
     client, _ = login(admin_server.url, "rina", PASSWORD)
-    step = review_settings.admin_session_idle_seconds // 2
+    step = review_settings.admin.session_idle_seconds // 2
     elapsed = 0
-    while elapsed + step < review_settings.admin_session_max_seconds:
+    while elapsed + step < review_settings.admin.session_max_seconds:
         admin_server.clock.advance(step)
         elapsed += step
         assert client.get("/lomba").status_code == 200, elapsed
-    admin_server.clock.advance(review_settings.admin_session_max_seconds - elapsed)
+    admin_server.clock.advance(review_settings.admin.session_max_seconds - elapsed)
     assert lands_on_login(client)
 
 

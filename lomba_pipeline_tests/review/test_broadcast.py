@@ -1,7 +1,6 @@
 """Approval → WhatsApp broadcast: exactly once per (record, channel), only approved & open."""
 
 import concurrent.futures
-import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -64,11 +63,11 @@ def test_double_click_and_retried_request_send_one_message(
 
 
 def test_poster_variant_is_published_and_stored_next_to_original(
-    postgres, media_store, whatsapp, review_settings, waha
+    postgres, media_store, whatsapp, review_targets, waha
 ):
     original = poster_bytes(7)
     cid = insert_record(postgres, media_store, poster=original, review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+    outcome = broadcast_competition(postgres, media_store, whatsapp, review_targets, cid,
                                     today=TODAY)
     assert outcome.status == "sent"
     url = waha.delivered[0]["file"]["url"]
@@ -83,35 +82,35 @@ def test_poster_variant_is_published_and_stored_next_to_original(
 
 
 def test_not_approved_or_expired_records_are_not_sent(postgres, media_store, whatsapp,
-                                                      review_settings, waha):
+                                                      review_targets, waha):
     pending = insert_record(postgres)
     expired = insert_record(postgres, review_status="approved",
                             end_date=TODAY - timedelta(days=1))
     for cid in (pending, expired):
-        outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+        outcome = broadcast_competition(postgres, media_store, whatsapp, review_targets, cid,
                                         today=TODAY)
         assert outcome.status == "skipped"
     assert waha.delivered == [] and _broadcasts(postgres) == []
 
 
-def test_disabled_gateway_sends_nothing(postgres, media_store, review_settings, waha):
+def test_disabled_gateway_sends_nothing(postgres, media_store, review_targets, waha):
     cid = insert_record(postgres, review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, WhatsAppGateway(), review_settings, cid,
+    outcome = broadcast_competition(postgres, media_store, WhatsAppGateway(), review_targets, cid,
                                     today=TODAY)
     assert outcome.status == "skipped" and "belum dikonfigurasi" in outcome.message
     assert waha.calls == []
 
 
 def test_definite_failure_can_be_retried_but_unknown_outcome_is_not(
-    postgres, media_store, whatsapp, review_settings, waha
+    postgres, media_store, whatsapp, review_targets, waha
 ):
     cid = insert_record(postgres, review_status="approved")
     waha.fail_next("/api/sendText", status=500)
-    first = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+    first = broadcast_competition(postgres, media_store, whatsapp, review_targets, cid,
                                   today=TODAY)
     assert first.status == "failed" and "HTTP 500" in first.message
     assert _status(postgres, cid)["broadcast_status"] == "failed"
-    second = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+    second = broadcast_competition(postgres, media_store, whatsapp, review_targets, cid,
                                    today=TODAY)
     assert second.status == "sent"
     assert len(waha.delivered) == 1
@@ -119,29 +118,29 @@ def test_definite_failure_can_be_retried_but_unknown_outcome_is_not(
 
     other = insert_record(postgres, review_status="approved")
     waha.fail_next("/api/sendText", hang_seconds=5)  # client gives up after 3 s
-    timed_out = broadcast_competition(postgres, media_store, whatsapp, review_settings, other,
+    timed_out = broadcast_competition(postgres, media_store, whatsapp, review_targets, other,
                                       today=TODAY)
     assert timed_out.status == "unknown"
-    again = broadcast_competition(postgres, media_store, whatsapp, review_settings, other,
+    again = broadcast_competition(postgres, media_store, whatsapp, review_targets, other,
                                   today=TODAY)
     assert again.status == "already"
     assert len(waha.calls_to("/api/sendText")) == 3  # fail, ok, hang: never a 4th
 
 
-def test_api_key_goes_in_header_and_wrong_key_fails(postgres, media_store, review_settings, waha):
+def test_api_key_goes_in_header_and_wrong_key_fails(postgres, media_store, review_targets, waha):
     cid = insert_record(postgres, review_status="approved")
     wrong = WhatsAppGateway(base_url=waha.url, api_key="wrong", timeout_seconds=3)
-    outcome = broadcast_competition(postgres, media_store, wrong, review_settings, cid, today=TODAY)
+    outcome = broadcast_competition(postgres, media_store, wrong, review_targets, cid, today=TODAY)
     assert outcome.status == "failed" and "401" in outcome.message
     assert "wrong" not in outcome.message
 
 
 def test_review_group_notice_is_off_by_default_and_sent_once_when_on(
-    postgres, whatsapp, review_settings, waha
+    postgres, whatsapp, review_targets, waha
 ):
     insert_record(postgres, title="KSAI 2026")
-    assert notify_review_group(postgres, whatsapp, review_settings) == 0
-    on = dataclasses.replace(review_settings, whatsapp_notify_review_group=True)
+    assert notify_review_group(postgres, whatsapp, review_targets) == 0
+    on = review_targets.model_copy(update={"whatsapp_notify_review_group": True})
     assert notify_review_group(postgres, whatsapp, on) == 1
     assert notify_review_group(postgres, whatsapp, on) == 0
     assert [m["chatId"] for m in waha.delivered] == [REVIEW_GROUP]
@@ -149,24 +148,24 @@ def test_review_group_notice_is_off_by_default_and_sent_once_when_on(
 
 
 def test_missing_poster_object_fails_clearly_and_can_be_retried(
-    postgres, media_store, whatsapp, review_settings, waha
+    postgres, media_store, whatsapp, review_targets, waha
 ):
     poster = poster_bytes(9)
     cid = insert_record(postgres, media_store, poster=poster, review_status="approved")
     (key,) = media_store.list("posters/")
     media_store.delete(key)  # the object vanished (e.g. removed by hand)
-    outcome = broadcast_competition(postgres, media_store, whatsapp, review_settings, cid,
+    outcome = broadcast_competition(postgres, media_store, whatsapp, review_targets, cid,
                                     today=TODAY)
     assert outcome.status == "failed" and key in outcome.message
     assert waha.calls == []
     media_store.put(poster, "image/png")  # restored
-    assert broadcast_competition(postgres, media_store, whatsapp, review_settings,
+    assert broadcast_competition(postgres, media_store, whatsapp, review_targets,
                                  cid, today=TODAY).status == "sent"
     assert len(waha.delivered) == 1
 
 
-def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review_settings, waha,
-                                         tmp_path):
+def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review_settings,
+                                         review_targets, waha, tmp_path):
     import io
     import shutil
 
@@ -176,9 +175,9 @@ def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review
     config.mkdir()
     shutil.copy(review_settings.config_dir / "whatsapp_caption.j2", config)
     (config / "poster_variant.yaml").write_text("frame_px: 40\nframe_color: '#000000'\nmax_side: 500\n")
-    settings = dataclasses.replace(review_settings, config_dir=config)
+    targets = review_targets.model_copy(update={"config_folder": str(config)})
     cid = insert_record(postgres, media_store, poster=poster_bytes(8), review_status="approved")
-    assert broadcast_competition(postgres, media_store, whatsapp, settings, cid,
+    assert broadcast_competition(postgres, media_store, whatsapp, targets, cid,
                                  today=TODAY).status == "sent"
     key = [k for k in media_store.list("posters/") if ".v-" in k][0]
     assert ".v-c20f40000000s500q88." in key
@@ -187,7 +186,7 @@ def test_variant_follows_the_config_file(postgres, media_store, whatsapp, review
 
     (config / "poster_variant.yaml").write_text("frame_px: -3\n")
     other = insert_record(postgres, media_store, poster=poster_bytes(10), review_status="approved")
-    outcome = broadcast_competition(postgres, media_store, whatsapp, settings, other, today=TODAY)
+    outcome = broadcast_competition(postgres, media_store, whatsapp, targets, other, today=TODAY)
     assert outcome.status == "failed" and "poster_variant.yaml" in outcome.message
 
 
@@ -195,7 +194,7 @@ def test_a_person_settles_an_uncertain_broadcast(admin_server, postgres, reviewe
                                                  review_settings):
     from lomba_pipeline_tests.review.http_client import csrf_from, login
 
-    channel = review_settings.whatsapp_channel_id
+    channel = review_settings.whatsapp.channel_id
     on_channel = insert_record(postgres, review_status="approved")
     missing = insert_record(postgres, review_status="approved")
     with postgres.cursor() as cur:

@@ -105,7 +105,10 @@ def test_forwarded_for_is_ignored_without_a_trusted_proxy(admin_server, reviewer
 @pytest.fixture
 def behind_proxy(postgres, media_store, whatsapp, review_settings, admin_port):
     """The panel behind a reverse proxy on 127.0.0.1 (LOMBA_ADMIN_TRUSTED_PROXIES)."""
-    settings = dataclasses.replace(review_settings, admin_trusted_proxies=("127.0.0.1/32",))
+    settings = dataclasses.replace(
+        review_settings,
+        admin=dataclasses.replace(review_settings.admin, trusted_proxies=("127.0.0.1/32",)),
+    )
     clock = FrozenClock()
     server = LiveServer(create_app(settings, postgres, media_store, whatsapp, clock=clock),
                         admin_port, clock).start()

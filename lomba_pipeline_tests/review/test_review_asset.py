@@ -41,8 +41,8 @@ def test_catch_up_job_resends_definite_failures_once(postgres, local_store, revi
         cur.execute(
             "INSERT INTO broadcasts (competition_id, channel, idempotency_key, status) "
             "VALUES (%s, %s, %s, 'failed')",
-            (approved, review_settings.whatsapp_channel_id,
-             f"publish:{approved}:{review_settings.whatsapp_channel_id}"),
+            (approved, review_settings.whatsapp.channel_id,
+             f"publish:{approved}:{review_settings.whatsapp.channel_id}"),
         )
     whatsapp = WhatsAppGateway(base_url=waha.url, api_key="waha-test-key")
     targets = whatsapp_targets_from_settings(review_settings)
@@ -61,7 +61,7 @@ def test_review_notices_only_when_switched_on(postgres, local_store, review_sett
     assert waha.delivered == []
     on = WhatsAppTargets(**{**targets.model_dump(), "whatsapp_notify_review_group": True})
     _catch_up(postgres, local_store, whatsapp, on)
-    assert [m["chatId"] for m in waha.delivered] == [review_settings.whatsapp_review_group_id]
+    assert [m["chatId"] for m in waha.delivered] == [review_settings.whatsapp.review_group_id]
     _catch_up(postgres, local_store, whatsapp, on)  # the same record is announced once
     assert len(waha.delivered) == 1
 
@@ -89,7 +89,7 @@ def _stuck_send(postgres, cid, channel, minutes_ago):
 
 def test_an_interrupted_send_goes_to_a_person_never_resent(postgres, local_store,
                                                             review_settings, waha):
-    channel = review_settings.whatsapp_channel_id
+    channel = review_settings.whatsapp.channel_id
     old = insert_record(postgres, review_status="approved", end_date=None)
     fresh = insert_record(postgres, review_status="approved", end_date=None)
     _stuck_send(postgres, old, channel, minutes_ago=45)

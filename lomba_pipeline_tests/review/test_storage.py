@@ -53,10 +53,10 @@ def test_delete_removes_poster_only_when_unused(postgres, r2_store):
     assert [e["data"]["objects_removed"] for e in events] == [[], [shared_key]]
 
 
-def test_delete_also_removes_the_published_variant(postgres, r2_store, whatsapp, review_settings,
+def test_delete_also_removes_the_published_variant(postgres, r2_store, whatsapp, review_targets,
                                                    waha):
     cid = insert_record(postgres, r2_store, poster=poster_bytes(13), review_status="approved")
-    assert broadcast_competition(postgres, r2_store, whatsapp, review_settings, cid,
+    assert broadcast_competition(postgres, r2_store, whatsapp, review_targets, cid,
                                  today=TODAY).status == "sent"
     assert len(r2_store.list("posters/")) == 2  # original + variant
     delete_record(postgres, r2_store, cid, actor="bos")

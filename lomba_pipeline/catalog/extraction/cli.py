@@ -57,7 +57,7 @@ def extract_command(provider: str, posted_at, image: Path | None, source: str) -
             content_type = mimetypes.guess_type(image.name)[0] or "image/jpeg"
         poster = Poster(None, None, str(image), content_type)
     extractor = build_extractor(
-        ai_config_from_settings(settings), provider, image_transfer="data"
+        ai_config_from_settings(settings.ai), provider, image_transfer="data"
     )
     extractor.load_poster = lambda _poster: image_bytes
     outcome = extractor.extract(

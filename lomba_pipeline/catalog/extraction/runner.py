@@ -347,11 +347,11 @@ def extract_pending(
     """What ``lomba run`` calls after ingestion: drain the queue with the configured providers."""
     from lomba_pipeline.resources.ai import ai_config_from_settings
 
-    config = ai_config_from_settings(settings)
+    config = ai_config_from_settings(settings.ai)
     extractor = build_extractor(
-        config, mode or settings.extraction_provider, object_store, settings.ai_image_transfer
+        config, mode or settings.extraction.provider, object_store, settings.ai.image_transfer
     )
-    policy = RetryPolicy(settings.extraction_max_attempts, settings.extraction_retry_delays_hours)
+    policy = RetryPolicy(settings.extraction.max_attempts, settings.extraction.retry_delays_hours)
     summary = run_extraction(
         postgres, extractor, workers=config.concurrency, limit=limit, log=log, policy=policy
     )

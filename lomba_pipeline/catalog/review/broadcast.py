@@ -25,7 +25,7 @@ from lomba_pipeline.db.events import record_event
 from lomba_pipeline.media.variant import VariantOptions, make_variant
 from lomba_pipeline.partitions import TIMEZONE
 from lomba_pipeline.resources.object_store import ObjectStore
-from lomba_pipeline.resources.whatsapp import WhatsAppError, WhatsAppGateway
+from lomba_pipeline.resources.whatsapp import WhatsAppError, WhatsAppGateway, WhatsAppTargets
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _finish(conn, broadcast_id: int, competition_id: int, status: str, *, messag
 
 
 def broadcast_competition(
-    pg, store: ObjectStore, whatsapp: WhatsAppGateway, settings, competition_id: int, *,
+    pg, store: ObjectStore, whatsapp: WhatsAppGateway, targets: WhatsAppTargets, competition_id: int, *,
     actor: str = "system", variant_options: VariantOptions | None = None,
     today: date | None = None,
 ) -> BroadcastOutcome:
@@ -159,7 +159,7 @@ def broadcast_competition(
 
     ``today`` (default: the date in Jakarta now) decides whether the deadline has passed.
     """
-    channel = settings.whatsapp_channel_id
+    channel = targets.whatsapp_channel_id
     if not whatsapp.enabled or not channel:
         return BroadcastOutcome("skipped", "WhatsApp belum dikonfigurasi; tidak ada yang dikirim")
     with pg.connection() as conn:
@@ -177,12 +177,12 @@ def broadcast_competition(
         label = {"sent": "sudah pernah dikirim", "sending": "sedang dikirim",
                  "unknown": "status pengiriman sebelumnya tidak pasti; periksa kanal dulu"}
         return BroadcastOutcome("already", f"WhatsApp: {label.get(existing, existing)}")
-    caption = render_caption(dict(record), settings.config_dir)
+    caption = render_caption(dict(record), targets.config_dir)
     image_key = None
     try:
         if record["image_id"] is not None:
             with pg.connection() as conn:
-                options = variant_options or variant_options_from_config(settings.config_dir)
+                options = variant_options or variant_options_from_config(targets.config_dir)
                 variant = _poster_variant(conn, store, record["image_id"], options)
             image_key = variant["object_key"]
             sent = whatsapp.send_image(channel, image_url=variant["public_url"], caption=caption,
@@ -270,10 +270,10 @@ def decide_uncertain_broadcast(conn, competition_id: int, decision: str, *, acto
     return new_status
 
 
-def notify_review_group(pg, whatsapp: WhatsAppGateway, settings, *, limit: int = 20) -> int:
+def notify_review_group(pg, whatsapp: WhatsAppGateway, targets: WhatsAppTargets, *, limit: int = 20) -> int:
     """Tell the review group about new pending records (off unless switched on); returns count."""
-    group = settings.whatsapp_review_group_id
-    if not (settings.whatsapp_notify_review_group and whatsapp.enabled and group):
+    group = targets.whatsapp_review_group_id
+    if not (targets.whatsapp_notify_review_group and whatsapp.enabled and group):
         return 0
     with pg.cursor() as cur:
         cur.execute(

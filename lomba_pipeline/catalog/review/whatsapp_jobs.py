@@ -97,8 +97,9 @@ def settle_interrupted_broadcasts(
     return len(settled)
 
 
+# three light ops: in the run worker's process (one import of the code location, not four)
 @dg.job(description="WhatsApp catch-up: interrupted sends to a person, failed broadcasts "
-        "again, review-group notices.")
+        "again, review-group notices.", executor_def=dg.in_process_executor)
 def whatsapp_catch_up_job():
     settle_interrupted_broadcasts()
     retry_failed_broadcasts()
