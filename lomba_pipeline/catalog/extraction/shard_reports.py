@@ -32,6 +32,14 @@ def save_report(conn, run_id: str, part: str, summary: ExtractionSummary, seq: i
         )
 
 
+def forget_old_reports(conn, days: int = 14) -> int:
+    """Reports only serve their run's summary (and a look back); keep two weeks."""
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM extraction_shard_reports "
+                    "WHERE updated_at < now() - make_interval(days => %s)", (days,))
+        return cur.rowcount
+
+
 def plan_of(conn, run_id: str) -> dict[str, Any]:
     with conn.cursor() as cur:
         cur.execute("SELECT summary FROM extraction_shard_reports WHERE run_id = %s AND part = %s",

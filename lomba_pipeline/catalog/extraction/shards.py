@@ -32,6 +32,7 @@ from lomba_pipeline.catalog.extraction.runner import (
 )
 from lomba_pipeline.catalog.extraction.shard_reports import (
     PLAN_PART,
+    forget_old_reports,
     plan_of,
     run_reports,
     save_report,
@@ -140,6 +141,7 @@ def extract_shard(context: dg.OpExecutionContext, config: ExtractionShard,
 def collect_extraction(context: dg.OpExecutionContext, postgres: PostgresResource):
     with postgres.connection() as conn:
         reports = run_reports(conn, context.run_id)
+        forget_old_reports(conn)
     plan = ExtractionSummary.from_json(reports[0]["summary"])
     summary = ExtractionSummary(mode=plan.mode, pending=plan.pending)
     rows = ["| shard | worker | records | complete skipped |", "|---|---|---:|---:|"]
