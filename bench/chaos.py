@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fakes liv
 
 from bench import chaos_checks as checks  # noqa: E402
 from bench.chaos_env import (  # noqa: E402
+    R2_PUBLIC,
     ROOT,
     WA_CHANNEL,
     Child,
@@ -150,10 +151,24 @@ class Suite:
         return Child(args, env).start()
 
     def post_child(self, app_url: str, bucket: str, fake_url: str) -> Child:
+        self._sync_ig_content(bucket)
         env = child_env(self.home, app_url, self.dagster_url, r2_env(self.r2, bucket))
         args = python(str(ROOT / "bench" / "chaos_child.py"), "post", "--fake", fake_url,
                       "--day", POST_DAY, *ACCOUNTS)
         return Child(args, env).start()
+
+    def _sync_ig_content(self, bucket: str) -> None:
+        """What `lomba accounts sync-content` does: the post lane reads content from R2."""
+        from dagster_aws.s3 import S3Resource
+
+        from lomba_pipeline.ig_ops.content_store import sync_content
+        from lomba_pipeline.resources.object_store import R2ObjectStore
+
+        s3 = S3Resource(endpoint_url=self.r2.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+        store = R2ObjectStore(s3=s3, bucket=bucket, public_base_url=R2_PUBLIC)
+        for account in ACCOUNTS:
+            sync_content(store, account, self.accounts_file.parent / "content" / account)
 
     def _write_ig_accounts(self) -> None:
         from lomba_pipeline.ig_ops.demo import write_demo_content

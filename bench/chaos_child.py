@@ -78,6 +78,7 @@ def post(fake_url: str, day: str, accounts: list[str]) -> None:
     from lomba_pipeline.resources.object_store import object_store_from_settings
     from lomba_pipeline.resources.postgres import postgres_from_settings
     from lomba_pipeline.resources.whatsapp import WhatsAppGateway
+    from lomba_pipeline.secrets_box import encryption_key_from_settings
     from lomba_pipeline.settings import get_settings
 
     settings = get_settings()
@@ -89,6 +90,7 @@ def post(fake_url: str, day: str, accounts: list[str]) -> None:
         "ig_ops": InstagramOpsResource(
             api_base_url=fake_url, request_delay_seconds=0,
             graph_api_base_url=fake_url + "/graph", graph_poll_seconds=0.01,
+            encryption=encryption_key_from_settings(get_settings()),
         ),
         "ig_clock": IgClock(frozen_at=now.isoformat()),
         "whatsapp": WhatsAppGateway(),

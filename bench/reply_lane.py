@@ -73,7 +73,7 @@ def run(args, postgres, home: Path) -> None:
     from lomba_pipeline.resources.ai import AiResource
     from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
     from lomba_pipeline.resources.object_store import LocalObjectStore
-    from lomba_pipeline.secrets_box import secret_box_from_settings
+    from lomba_pipeline.secrets_box import encryption_key_from_settings, secret_box_from_settings
     from lomba_pipeline.settings import PROJECT_ROOT, get_settings
     from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
 
@@ -100,7 +100,8 @@ def run(args, postgres, home: Path) -> None:
             spec = load_spec_file(PROJECT_ROOT / "config" / "ig_spec.yaml")
             spec.budget.min_seconds_between_actions = 0
             apply_spec(conn, spec, actor="bench")
-        ig_ops = InstagramOpsResource(api_base_url=fake.url, request_delay_seconds=0)
+        ig_ops = InstagramOpsResource(api_base_url=fake.url, request_delay_seconds=0,
+                                      encryption=encryption_key_from_settings(get_settings()))
         clock = IgClock()
         for account in accounts:  # log in once: sessions are stored, as in production
             lanes.open_gateway(postgres, ig_ops, account)

@@ -1,22 +1,34 @@
-"""Scrape cost at production settings: a first pass, and a whole-window re-run of the same site.
+"""Scrape cost at production settings: a first pass, an unchanged re-run, a re-run whose list
+pages answer "304 Not Modified"; and with ``--fast`` crawlee against a plain httpx loop.
 
-A SYNTHETIC infolomba-style site with N listings is served on 127.0.0.1 by uvicorn in a
-separate process. A first pass reads 1 list page + N/10 ``POST /load-event-2`` pages (the last
-one adds nothing, which ends the listing) + N ``POST /load-details``. By default the crawl runs
-with the production politeness delay (``CrawlSettings().per_host_delay_seconds``, 0.5 s between
-two requests to one host), so the ideal bound of a pass is pages / hosts x delay; it is printed
-next to the measured wall.
+A SYNTHETIC site is served on 127.0.0.1 by uvicorn in a separate process, with two catalogs:
+- infolomba-style (``--listings``, default 100): 1 list page + load-more POST pages of 10 (the
+  last adds nothing, which ends the listing) + one ``POST /load-details`` per listing;
+- a generic server-rendered catalog (``--katalog``, default 40): GET pages of 5 followed through
+  their "next" link (the last is empty) + one GET detail page per listing.
+Its GET list pages send ETags and answer conditional requests.
 
-The re-run is the same window again after every record was extracted complete: the crawl is
-given the first pass's canonical URLs and card hashes (what ``raw_items.skippable_details``
-returns from Postgres after extraction), so only list and load-more pages are read. Goal: re-run
-wall <= 0.10 of the first pass's wall. Each round is first pass then re-run; medians of the rounds.
+By default the crawl runs with the production politeness delay (``CrawlSettings()``: 0.5 s
+between two requests to one host), so the IDEAL BOUND of a pass is (pages - 1) x delay (one host,
+the first request waits for nothing); it is printed beside every wall figure. Per round and catalog:
+- first pass: nothing known;
+- re-run, unchanged site: the first pass's canonical URLs and card hashes are known (what
+  ``raw_items.skippable_details`` returns after extraction), so only list pages are read;
+- re-run, list pages 304: the same, plus the validators and page state the first pass answered
+  with (what ``crawl_validators`` keeps): GET list pages answer 304 and no list body is read.
+  Each request still costs its politeness slot, so the wall stays at the list-page floor; the
+  gain is in bytes read and the crawler's CPU. infolomba's load-more pages are POSTs, never 304.
+Rounds ALTERNATE the order of the passes (round 1 must start with a first pass; later rounds
+reuse its knowledge), and every ratio is the MEDIAN of the per-round ratios (>= 5 rounds).
+Goal (issue 14): re-run wall <= 0.10 of the first pass; the floor of that ratio is list pages /
+first-pass pages (0.10 at 100 infolomba listings, 0.095 at 200).
 
-``--fast`` gives the old figure: no politeness delay, and the crawlee pipeline side by side with a
-minimal bounded asyncio httpx + parsel loop (which checks nothing; crawlee's requests all go
-through the outbound-fetch policy, the local site allowed explicitly).
+``--fast``: no politeness delay; the crawlee pipeline (every request through the outbound-fetch
+policy, the local site allowed explicitly) against a minimal bounded asyncio httpx + parsel loop
+(which checks nothing), alternating which goes first, median of the per-round rate ratios.
 
-    .venv/bin/python bench/scrape.py [--listings 1000] [--concurrency 10] [--runs 3] [--fast]
+    .venv/bin/python bench/scrape.py [--listings 100] [--katalog 40] [--rounds 5]
+    .venv/bin/python bench/scrape.py --fast [--listings 1000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -27,15 +39,18 @@ import multiprocessing
 import socket
 import statistics
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
+
+FIRST, RERUN, RERUN_304 = "first pass", "re-run, unchanged site", "re-run, list pages 304"
 
 
 def serve(port: int, listings: int) -> None:
     from lomba_pipeline.demo.content import make_events
     from lomba_pipeline.demo.site import SyntheticSite
 
-    SyntheticSite(events=make_events(listings)).start(port)
+    SyntheticSite(events=make_events(listings), list_validators="etag").start(port)
     while True:
         time.sleep(3600)
 
@@ -52,14 +67,44 @@ def production_delay() -> float:
     return CrawlSettings().per_host_delay_seconds
 
 
-def crawlee_pass(base: str, concurrency: int, delay: float, known: dict | None = None):
-    """One crawl of the site: (outcome, wall seconds)."""
-    from lomba_pipeline.catalog.sources.config import CrawlSettings, InfolombaSource
+@dataclass
+class Pass:
+    pages: int
+    items: int
+    wall: float
+    cpu: float  # the crawler's process CPU (the site runs in another process)
+    body_bytes: int
+    not_modified: int
+    details_skipped: int
+    outcome: object
+
+
+def sources(base: str) -> dict:
+    from lomba_pipeline.catalog.sources.config import GenericSource, InfolombaSource
+
+    # no page caps: each listing ends where the site's pages add nothing
+    return {
+        "infolomba": InfolombaSource(name="infolomba", type="infolomba", base_url=base),
+        "katalog": GenericSource(
+            name="katalog",
+            type="generic",
+            list_urls=[f"{base}/katalog?page=1"],
+            item="article.lomba-card",
+            title="h2.judul a::text",
+            link="h2.judul a::attr(href)",
+            fields={"deadline": ".deadline::text"},
+            next_page="a.next::attr(href)",
+            max_pages=100,
+            detail={"description": ".isi ::text"},
+        ),
+    }
+
+
+def crawl_pass(base, source, concurrency, delay, known=None, validators=None) -> Pass:
+    from lomba_pipeline.catalog.sources.config import CrawlSettings
     from lomba_pipeline.catalog.sources.web_crawl import crawl_web
     from lomba_pipeline.resources.outbound import OutboundPolicy
 
-    # no page cap: the listing ends where the site's load-more pages add nothing
-    source = InfolombaSource(name="bench", type="infolomba", base_url=base)
     crawl = CrawlSettings(
         desired_concurrency=concurrency,
         max_concurrency=concurrency,
@@ -67,29 +112,91 @@ def crawlee_pass(base: str, concurrency: int, delay: float, known: dict | None =
         max_request_retries=0,
         pass_timeout_seconds=3600,
     )
-    start = time.perf_counter()
     policy = OutboundPolicy.from_setting(base.split("://", 1)[1])  # the local site only
-    outcome = crawl_web([source], crawl, datetime.now(UTC), policy, known)["bench"]
-    elapsed = time.perf_counter() - start
+    wall, cpu = time.perf_counter(), time.process_time()
+    outcome = crawl_web([source], crawl, datetime.now(UTC), policy, known, validators)
+    outcome = outcome[source.name]
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert not outcome.errors and not outcome.unreachable, outcome.errors[:3]
-    return outcome, elapsed
+    return Pass(
+        outcome.pages,
+        len(outcome.items),
+        wall,
+        cpu,
+        outcome.body_bytes,
+        outcome.not_modified,
+        outcome.details_skipped,
+        outcome,
+    )
 
 
-def crawlee_run(base: str, concurrency: int, delay: float = 0.0) -> tuple[int, int, float]:
-    outcome, elapsed = crawlee_pass(base, concurrency, delay)
-    return outcome.pages, len(outcome.items), elapsed
+def production_rounds(args, bases: dict[str, str]) -> None:
+    delay = production_delay()
+    counts = {"infolomba": args.listings, "katalog": args.katalog}
+    print(
+        f"production settings: per-host delay {delay} s (one host per catalog), concurrency "
+        f"{args.concurrency}, {args.rounds} alternating rounds, medians; "
+        f"ideal bound = (pages - 1) x delay (the first request waits for nothing)"
+    )
+    for name, base in bases.items():
+        source, listings = sources(base)[name], counts[name]
+        runs: dict[str, list[Pass]] = {FIRST: [], RERUN: [], RERUN_304: []}
+        known = validators = None
+        for number in range(args.rounds):
+            order = [FIRST, RERUN, RERUN_304]
+            if number % 2:  # alternate: later rounds reuse round 1's knowledge
+                order.reverse()
+            for kind in order:
+                if kind == FIRST:
+                    result = crawl_pass(base, source, args.concurrency, delay)
+                    if known is None:
+                        known = {i.canonical_url: i.card_hash for i in result.outcome.items}
+                        validators = dict(result.outcome.validators)
+                else:
+                    result = crawl_pass(
+                        base, source, args.concurrency, delay, known,
+                        validators if kind == RERUN_304 else None,
+                    )
+                    assert result.details_skipped == listings, (kind, result.details_skipped)
+                assert result.items == listings, f"{name} {kind}: {result.items} of {listings}"
+                runs[kind].append(result)
+        print(f"\n{name}: {listings} listings ({_shape(name)})")
+        for kind, passes in runs.items():
+            pages = passes[0].pages
+            wall = statistics.median(p.wall for p in passes)
+            bound = (pages - 1) * delay
+            print(
+                f"  {kind:24s} {pages:4d} pages  wall {wall:7.2f} s  ideal bound {bound:7.2f} s"
+                f"  wall/bound {wall / bound:.3f}  304s {passes[0].not_modified:3d}"
+                f"  bodies {statistics.median(p.body_bytes for p in passes) / 1024:7.1f} KiB"
+                f"  crawler CPU {statistics.median(p.cpu for p in passes):5.2f} s"
+                f"  (walls: {', '.join(f'{p.wall:.2f}' for p in passes)})"
+            )
+        first_pages = runs[FIRST][0].pages
+        for kind in (RERUN, RERUN_304):
+            pairs = zip(runs[FIRST], runs[kind], strict=True)
+            ratios = [again.wall / first.wall for first, again in pairs]
+            floor = (runs[kind][0].pages - 1) / (first_pages - 1)
+            print(
+                f"  {kind} / first pass wall: median {statistics.median(ratios):.3f}"
+                f"  (ideal {floor:.3f}: list pages only; goal <= 0.10; rounds: "
+                f"{', '.join(f'{r:.3f}' for r in ratios)})"
+            )
+        cpu = [b.cpu / a.cpu for a, b in zip(runs[RERUN], runs[RERUN_304], strict=True)]
+        body = runs[RERUN_304][0].body_bytes / max(runs[RERUN][0].body_bytes, 1)
+        print(
+            f"  list pages 304 vs read in full (re-runs): bytes read {body:.3f}, crawler CPU "
+            f"median {statistics.median(cpu):.3f} (rounds: {', '.join(f'{r:.2f}' for r in cpu)})"
+        )
 
 
-def first_and_rerun(base: str, concurrency: int, delay: float, listings: int):
-    """(first pages, first wall, re-run pages, re-run wall, details skipped on the re-run)."""
-    first, first_wall = crawlee_pass(base, concurrency, delay)
-    assert len(first.items) == listings, f"{len(first.items)} listings, expected {listings}"
-    known = {item.canonical_url: item.card_hash for item in first.items}
-    again, again_wall = crawlee_pass(base, concurrency, delay, known)
-    assert len(again.items) == listings and again.details_skipped == listings
-    return first.pages, first_wall, again.pages, again_wall
+def _shape(name: str) -> str:
+    if name == "infolomba":
+        return "GET list + POST load-more pages of 10 + POST detail per listing"
+    return "GET list pages of 5 via 'next' links + GET detail per listing"
 
 
+# -- --fast: crawlee against a plain httpx loop, no politeness delay ----------------------------
 async def httpx_loop(base: str, pages_after_first: int, concurrency: int):
     import httpx
 
@@ -132,106 +239,101 @@ async def httpx_loop(base: str, pages_after_first: int, concurrency: int):
     return pages, len(items)
 
 
-def httpx_run(base, concurrency, pages_after_first):
-    start = time.perf_counter()
-    pages, items = asyncio.run(httpx_loop(base, pages_after_first, concurrency))
-    return pages, items, time.perf_counter() - start
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--listings", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(
-        "--fast", action="store_true", help="no politeness delay; crawlee vs a plain httpx loop"
-    )
-    args = parser.parse_args()
-
-    port = free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(port, args.listings), daemon=True
-    )
-    server.start()
-    base = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.time() + 30
-    while True:
-        try:
-            httpx.get(base + "/events", timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.time() > deadline:
-                raise SystemExit("synthetic site did not start") from None
-            time.sleep(0.2)
-
-    import crawlee  # noqa: F401  (import cost is not part of the figure)
-
-    try:
-        if args.fast:
-            fast_comparison(args, base)
-        else:
-            production_rounds(args, base)
-    finally:
-        server.terminate()
-
-
-def production_rounds(args, base: str) -> None:
-    delay = production_delay()
-    hosts = 1
-    rounds = []
-    for _ in range(args.runs):
-        rounds.append(first_and_rerun(base, args.concurrency, delay, args.listings))
-    first_pages, _, again_pages, _ = rounds[0]
-    first_wall = statistics.median(r[1] for r in rounds)
-    again_wall = statistics.median(r[3] for r in rounds)
-    ratio = statistics.median(r[3] / r[1] for r in rounds)
-    print(
-        f"{args.listings} listings on 127.0.0.1 ({hosts} host), per-host delay {delay} s "
-        f"(production), concurrency {args.concurrency}, {args.runs} rounds (median)"
-    )
-    print("  ideal bound = pages / hosts x delay (the first request waits for nothing)")
-    for label, pages, wall, walls in (
-        ("first pass", first_pages, first_wall, [r[1] for r in rounds]),
-        ("re-run, unchanged site", again_pages, again_wall, [r[3] for r in rounds]),
-    ):
-        bound = pages / hosts * delay
-        print(
-            f"  {label:24s} {pages:5d} pages  wall {wall:7.2f} s  ideal bound {bound:7.2f} s  "
-            f"wall/bound {wall / bound:.2f}  (rounds: {', '.join(f'{w:.2f}' for w in walls)})"
-        )
-    print(f"  re-run / first pass wall: {ratio:.3f}  (goal <= 0.10)")
-
-
 def fast_comparison(args, base: str) -> None:
+    crawlee_name, httpx_name = "crawlee ParselCrawler", "asyncio httpx + parsel"
+    source = sources(base)["infolomba"]
     pages_after_first = (args.listings + 9) // 10 - 1
-    results = {"crawlee ParselCrawler": [], "asyncio httpx + parsel": []}
-    for _ in range(args.runs):
-        # alternate so that machine noise hits both alike
-        for name, run in (
-            ("crawlee ParselCrawler", crawlee_run),
-            ("asyncio httpx + parsel", lambda b, c: httpx_run(b, c, pages_after_first)),
-        ):
-            pages, items, elapsed = run(base, args.concurrency)
+
+    def crawlee_run():
+        result = crawl_pass(base, source, args.concurrency, 0.0)
+        return result.pages, result.items, result.wall
+
+    def httpx_run():
+        start = time.perf_counter()
+        pages, items = asyncio.run(httpx_loop(base, pages_after_first, args.concurrency))
+        return pages, items, time.perf_counter() - start
+
+    results = {crawlee_name: [], httpx_name: []}
+    for number in range(args.rounds):
+        order = [(crawlee_name, crawlee_run), (httpx_name, httpx_run)]
+        if number % 2:
+            order.reverse()  # alternate, so that machine noise hits both alike
+        for name, run in order:
+            pages, items, elapsed = run()
             assert items == args.listings, f"{name}: {items} listings, expected {args.listings}"
             results[name].append((pages, elapsed))
 
     print(
-        f"{args.listings} listings = {results['crawlee ParselCrawler'][0][0]} pages on 127.0.0.1, "
-        f"concurrency {args.concurrency}, no politeness delay (--fast), {args.runs} runs (median)"
+        f"{args.listings} infolomba listings on 127.0.0.1, concurrency {args.concurrency}, no "
+        f"politeness delay (--fast), {args.rounds} alternating rounds, medians"
     )
     rates = {}
     for name, runs in results.items():
-        per_run = [pages / elapsed for pages, elapsed in runs]
-        rates[name] = statistics.median(per_run)
+        rates[name] = [pages / elapsed for pages, elapsed in runs]
         print(
-            f"  {name:24s} {rates[name]:7.1f} pages/s   "
-            f"(runs: {', '.join(f'{r:.0f}' for r in per_run)}; "
+            f"  {name:24s} {runs[0][0]:5d} pages  {statistics.median(rates[name]):7.1f} pages/s"
+            f"  (rounds: {', '.join(f'{r:.0f}' for r in rates[name])}; "
             f"median {statistics.median(e for _, e in runs):.2f} s per pass)"
         )
-    ratio = rates["crawlee ParselCrawler"] / rates["asyncio httpx + parsel"]
-    print(f"  ratio crawlee / httpx loop: {ratio:.2f}")
+    ratios = [c / h for c, h in zip(rates[crawlee_name], rates[httpx_name], strict=True)]
+    print(
+        f"  ratio crawlee / httpx loop (pages/s): median {statistics.median(ratios):.2f}"
+        f"  (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listings", type=int, help="infolomba listings (100; --fast: 1000)")
+    parser.add_argument("--katalog", type=int, default=40, help="generic catalog listings")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--fast", action="store_true", help="no politeness delay; crawlee vs a plain httpx loop"
+    )
+    args = parser.parse_args()
+    if args.rounds < 5:
+        parser.error("--rounds: a side-by-side ratio needs the median of at least 5 rounds")
+    if args.listings is None:
+        args.listings = 1000 if args.fast else 100
+
+    # one site per catalog: each serves its catalog's listing count
+    counts = {"infolomba": args.listings} if args.fast else {
+        "infolomba": args.listings, "katalog": args.katalog
+    }
+    sites = {name: start_site(count) for name, count in counts.items()}
+    import crawlee  # noqa: F401  (import cost is not part of the figure)
+
+    try:
+        if args.fast:
+            fast_comparison(args, sites["infolomba"][1])
+        else:
+            production_rounds(args, {name: base for name, (_, base) in sites.items()})
+    finally:
+        for server, _ in sites.values():
+            server.terminate()
+
+
+def start_site(listings: int):
+    """(server process, base URL) of a synthetic site with ``listings`` events, once it answers."""
+    import httpx
+
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(port, listings), daemon=True
+    )
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            httpx.get(base + "/events", timeout=1)
+            return server, base
+        except httpx.HTTPError:
+            if time.time() > deadline:
+                server.terminate()
+                raise SystemExit("synthetic site did not start") from None
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,13 @@ from lomba_pipeline.resources.object_store import object_store_from_settings
 from lomba_pipeline.resources.outbound import outbound_from_settings
 from lomba_pipeline.resources.postgres import postgres_from_settings
 from lomba_pipeline.resources.whatsapp import whatsapp_from_settings, whatsapp_targets_from_settings
+from lomba_pipeline.secrets_box import encryption_key_from_settings
 from lomba_pipeline.settings import Settings, get_settings
 
 
 def build_resources(settings: Settings) -> dict:
     """Production wiring from settings; secrets stay ``EnvVar`` until a run starts."""
+    encryption = encryption_key_from_settings(settings)
     return {
         "postgres": postgres_from_settings(settings),
         "object_store": object_store_from_settings(settings),
@@ -38,9 +40,10 @@ def build_resources(settings: Settings) -> dict:
             api_base_url=settings.instagram.api_base_url,
             request_delay_seconds=settings.instagram.request_delay_seconds,
             graph_api_base_url=settings.instagram.graph_api_base_url,
+            encryption=encryption,
         ),
         "ig_clock": IgClock(),
-        "instagram": instagram_reader_from_settings(settings),
+        "instagram": instagram_reader_from_settings(settings, encryption),
         "catalog_sources": CatalogSources(path=str(settings.sources_file)),
         "outbound": outbound_from_settings(settings),
     }

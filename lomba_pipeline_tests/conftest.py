@@ -93,6 +93,14 @@ def settings():
 
 
 @pytest.fixture
+def encryption_key(settings):
+    """The session's (generated, development) encryption key as the resource the IG code gets."""
+    from lomba_pipeline.secrets_box import encryption_key_from_settings
+
+    return encryption_key_from_settings(settings)
+
+
+@pytest.fixture
 def postgres(test_environment):
     """The application database, emptied before each test that asks for it."""
     from lomba_pipeline.resources.postgres import PostgresResource

@@ -130,7 +130,7 @@ def test_a_profile_with_no_posts_at_all_is_not_a_failure(fake_ig, gateway):
 
 
 def test_the_asset_fails_the_partition_with_an_event_after_ten_refusals(
-    postgres, fake_ig, tmp_path
+    postgres, fake_ig, tmp_path, encryption_key
 ):
     from lomba_pipeline.catalog.ingestion.assets import CatalogSources, build_ig_profile_posts
     from lomba_pipeline.resources.instagram import InstagramReader
@@ -147,6 +147,7 @@ def test_the_asset_fails_the_partition_with_an_event_after_ten_refusals(
         api_base_url=fake_ig.url,
         request_delay_seconds=0,
         throttle_wait_seconds=0.001,
+        encryption=encryption_key,
     )
     key = dg.MultiPartitionKey({"window": WINDOW.key, "profile": profile})
     with dg.instance_for_test() as instance:

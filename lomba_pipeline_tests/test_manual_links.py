@@ -100,7 +100,7 @@ def test_sensor_adds_partitions_requests_one_run_per_link_and_advances_its_curso
         assert later.cursor == str(third.id)
 
 
-def test_manual_link_partition_stores_the_post_once(postgres, local_store):
+def test_manual_link_partition_stores_the_post_once(postgres, local_store, encryption_key):
     from lomba_pipeline.catalog.ingestion.assets import manual_link_posts
     from lomba_pipeline.resources.instagram import InstagramReader
 
@@ -114,6 +114,7 @@ def test_manual_link_partition_stores_the_post_once(postgres, local_store):
             scraper_sessionid="77%3AFakeSessionForTests%3A12%3AAYfake",
             api_base_url=fake.url,
             request_delay_seconds=0,
+            encryption=encryption_key,
         )
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions(manual_links.name, [link.partition_key])

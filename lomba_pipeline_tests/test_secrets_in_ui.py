@@ -10,6 +10,8 @@ import json
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet
+
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.processes import graphql, lomba_dev
 
@@ -53,6 +55,8 @@ def test_dagster_ui_shows_no_secret(test_environment):
         "GEMINI_API_KEY": "gemini-key-93d7c5",
         "LOMBA_WAHA_API_KEY": "waha-key-2b4f68",
         "LOMBA_IG_SCRAPER_PASSWORD": "ig-pass-c81e07",
+        # a real Fernet key: the IG resources that nest it must show only the variable's name
+        "LOMBA_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
     env = os.environ.copy()
     env.update(
@@ -83,6 +87,9 @@ def test_dagster_ui_shows_no_secret(test_environment):
             results = resources["allTopLevelResourceDetailsOrError"]["results"]
             assert {"postgres", "object_store", "ai"} <= {r["name"] for r in results}
             seen.append(json.dumps(results))
+            ig_ops = next(r for r in results if r["name"] == "ig_ops")
+            # the key nested in the IG resources shows as the variable's name
+            assert "LOMBA_ENCRYPTION_KEY" in json.dumps(ig_ops["configuredValues"])
             postgres = next(r for r in results if r["name"] == "postgres")
             configured = {v["key"]: v for v in postgres["configuredValues"]}
             # a visitor sees where the URL comes from, not what it is
@@ -99,3 +106,16 @@ def test_dagster_ui_shows_no_secret(test_environment):
     assert "LOMBA_DATABASE_URL" in everything  # the pages were really read
     leaked = [marker for marker in markers if marker in everything]
     assert leaked == [], f"secrets shown by the Dagster UI: {leaked}"
+
+
+def test_the_generated_development_key_is_not_in_any_resource_config(settings):
+    """Without LOMBA_ENCRYPTION_KEY the key is generated under LOMBA_HOME: the resources hold
+    the file's path, never the key (the UI shows resource config to any visitor)."""
+    from lomba_pipeline.definitions import build_resources
+
+    assert settings.encryption_key_env is None
+    resources = build_resources(settings)
+    key = (settings.home / "encryption.key").read_text().strip()
+    dumped = json.dumps({name: r.model_dump() for name, r in resources.items()}, default=str)
+    assert str(settings.home / "encryption.key") in dumped
+    assert key not in dumped

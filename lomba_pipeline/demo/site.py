@@ -20,7 +20,8 @@ import hashlib
 import html
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -116,6 +117,7 @@ class SyntheticSite:
         ig_profiles: dict[str, list[SyntheticIgPost]] | None = None,
         malformed_card: bool = False,
         repeat_last_page: bool = False,
+        list_validators: str | None = None,
     ):
         self.events = events or []
         self.blogs = blogs or {}  # None as a value = a broken feed
@@ -123,6 +125,12 @@ class SyntheticSite:
         self.malformed_card = malformed_card
         # like sites that answer past the end with their last page again, never an empty one
         self.repeat_last_page = repeat_last_page
+        # GET list pages (/events, /katalog) answer conditional requests like many servers do:
+        # None (never), "etag" (If-None-Match) or "last-modified" (If-Modified-Since)
+        if list_validators not in {None, "etag", "last-modified"}:
+            raise ValueError(f"list_validators: {list_validators!r} is not etag/last-modified")
+        self.list_validators = list_validators
+        self._modified: dict[str, tuple[str, datetime]] = {}  # path -> (body digest, since)
         self.url = ""
         self.media_url = ""  # base of the IG media URLs (default: the site's own address)
         self.requests: list[str] = []  # "METHOD /path" of every request, for tests and checks
@@ -143,7 +151,33 @@ class SyntheticSite:
 <title>Info Lomba (SINTETIS)</title></head><body>{BANNER}
 <div id="event-list">{cards}</div>
 <button id="load-more" onclick="loadMore()">Load more</button></body></html>"""
-        return HTMLResponse(body)
+        return self._conditional(request, HTMLResponse(body))
+
+    def _conditional(self, request: Request, answer: Response) -> Response:
+        """``answer``, or an empty 304 when the request's validators match it (list pages)."""
+        if self.list_validators is None:
+            return answer
+        page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        digest = hashlib.sha256(answer.body).hexdigest()[:32]
+        if self.list_validators == "etag":
+            name, value = "ETag", f'"{digest}"'
+            unchanged = value in request.headers.get("if-none-match", "")
+        else:
+            # a later date whenever the body changes (counted from a fixed day, not the clock)
+            known = self._modified.get(page)
+            if known is None or known[0] != digest:
+                since = (known[1] if known else datetime(2026, 11, 1, tzinfo=UTC)) + timedelta(
+                    minutes=1
+                )
+                self._modified[page] = known = (digest, since)
+            name, value = "Last-Modified", format_datetime(known[1], usegmt=True)
+            asked = request.headers.get("if-modified-since")
+            unchanged = asked is not None and _http_date(asked) >= known[1]
+        if unchanged:
+            self.not_modified.append(page)
+            return Response(status_code=304, headers={name: value})
+        answer.headers[name] = value
+        return answer
 
     async def load_more(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
@@ -231,7 +265,9 @@ class SyntheticSite:
             for e in chunk
         )
         more = f'<a class="next" href="/katalog?page={page + 1}">Berikutnya</a>' if chunk else ""
-        return HTMLResponse(f"<html><body>{BANNER}{cards}{more}</body></html>")
+        return self._conditional(
+            request, HTMLResponse(f"<html><body>{BANNER}{cards}{more}</body></html>")
+        )
 
     async def katalog_detail(self, request: Request) -> Response:
         event = self._by_id(request.path_params["event_id"])
@@ -352,6 +388,13 @@ class SyntheticSite:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _http_date(text: str) -> datetime:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)  # unreadable: treated as "long ago"
 
 
 def now_utc() -> datetime:

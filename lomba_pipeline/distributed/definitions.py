@@ -1,6 +1,6 @@
 """The code location of the multi-machine topology: ``lomba_pipeline.definitions`` with every
-step executed by Dagster's Celery executor (deploy/celery.yaml), so ``extracted_fields`` fans out
-into shards over the workers, plus ``instagram_queue_probe_job``.
+step executed by Dagster's Celery executor (deploy/celery.yaml): ``extracted_fields`` fans out into
+shards over the workers, and Instagram steps go to the ``instagram`` queue.
 
 Serve it with ``dagster api grpc -m lomba_pipeline.distributed.definitions``; the single-machine
 default (``lomba dev``, ``lomba run``) keeps serving ``lomba_pipeline.definitions``, no broker.
@@ -13,13 +13,11 @@ from dagster_celery import celery_executor
 
 from lomba_pipeline.definitions import build_definitions
 from lomba_pipeline.distributed.celery_config import celery_config
-from lomba_pipeline.distributed.queue_probe import instagram_queue_probe_job
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         build_definitions(),
-        dg.Definitions(executor=celery_executor.configured(celery_config()),
-                       jobs=[instagram_queue_probe_job]),
+        dg.Definitions(executor=celery_executor.configured(celery_config())),
     )

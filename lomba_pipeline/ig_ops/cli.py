@@ -44,6 +44,52 @@ def accounts_import(path: Path | None) -> None:
     for row in report:
         missing = f"  (env not set: {', '.join(row['missing'])})" if row["missing"] else ""
         click.echo(f"{row['account']}: secrets {', '.join(row['secrets']) or 'none'}{missing}")
+    # posts read content from the object store, not from these folders
+    click.echo("next: `lomba accounts sync-content` uploads the content folders")
+
+
+@accounts.command(
+    "sync-content",
+    help="Upload each operated account's content folder (DIR/<account id>, or the account's "
+    "content_dir from accounts.yaml) to the object store; unchanged files are skipped, files "
+    "removed from a folder are removed from the store and listed.",
+)
+@click.argument("content_root", metavar="DIR", required=False,
+                type=click.Path(path_type=Path, file_okay=False))
+def accounts_sync_content(content_root: Path | None) -> None:
+    from lomba_pipeline.db.events import record_event
+    from lomba_pipeline.ig_ops.accounts import list_accounts
+    from lomba_pipeline.ig_ops.content import ContentError
+    from lomba_pipeline.ig_ops.content_store import sync_content
+    from lomba_pipeline.resources.object_store import object_store_from_settings
+
+    if content_root is not None and not content_root.is_dir():
+        raise click.ClickException(f"{content_root}: not a folder")
+    store = object_store_from_settings(get_settings(), for_dagster=False)
+    pg = _pg()
+    with pg.connection() as conn:
+        accounts = list_accounts(conn)
+    if not accounts:
+        raise click.ClickException("no operated accounts: run `lomba accounts import` first")
+    missing = []
+    for account in accounts:
+        folder = content_root / account.account_id if content_root else account.content_dir
+        try:
+            report = sync_content(store, account.account_id, folder)
+        except ContentError as exc:
+            missing.append(account.account_id)
+            click.echo(f"{account.account_id}: skipped: {exc}", err=True)
+            continue
+        click.echo(report.line())
+        for warning in report.warnings:
+            click.echo(f"  warning: {warning}", err=True)
+        with pg.connection() as conn:
+            record_event(conn, actor=_actor(), kind="ig.content_synced",
+                         subject=f"account:{account.account_id}",
+                         data={"uploaded": len(report.uploaded), "unchanged": len(report.unchanged),
+                               "removed": report.removed})
+    if missing:
+        raise click.ClickException(f"no content folder for: {', '.join(missing)}")
 
 
 @accounts.command("list", help="Accounts with cooldown state.")

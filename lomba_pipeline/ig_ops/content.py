@@ -61,22 +61,40 @@ def load_item(folder: Path, file_name: str) -> ContentItem:
     caption_path = _inside(folder, image_path.with_suffix(".txt"))
     if not caption_path.is_file():
         raise ContentError(f"{image_path.name}: caption file {caption_path.name} is missing")
-    data = image_path.read_bytes()
+    return checked_item(
+        image_path.name,
+        image_path.read_bytes(),
+        caption_path.read_bytes(),
+        image_path.with_suffix(".approve").exists(),
+        image_source=str(image_path),
+        caption_source=str(caption_path),
+    )
+
+
+def checked_item(
+    file_name: str,
+    image: bytes,
+    caption_bytes: bytes,
+    needs_approval: bool,
+    *,
+    image_source: str,
+    caption_source: str,
+) -> ContentItem:
+    """One post from its bytes (a folder or the object store), checked as Instagram would."""
     try:
-        inspect_image(data, source=str(image_path), max_bytes=MAX_IMAGE_BYTES)
+        inspect_image(image, source=image_source, max_bytes=MAX_IMAGE_BYTES)
     except InvalidImage as exc:
         raise ContentError(str(exc)) from exc
-    caption = caption_path.read_text(encoding="utf-8").strip()
+    try:
+        caption = caption_bytes.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ContentError(f"{caption_source}: caption is not UTF-8 text") from None
     if not caption:
-        raise ContentError(f"{caption_path}: caption is empty")
+        raise ContentError(f"{caption_source}: caption is empty")
     if len(caption) > MAX_CAPTION_CHARS:
-        raise ContentError(f"{caption_path}: caption longer than {MAX_CAPTION_CHARS} characters")
+        raise ContentError(f"{caption_source}: caption longer than {MAX_CAPTION_CHARS} characters")
     return ContentItem(
-        image_path.name,
-        data,
-        caption,
-        hashlib.sha256(data).hexdigest(),
-        image_path.with_suffix(".approve").exists(),
+        file_name, image, caption, hashlib.sha256(image).hexdigest(), needs_approval
     )
 
 
@@ -87,6 +105,11 @@ def taken_files(conn, account_id: str) -> set[str]:
 
 
 def next_item(conn, account_id: str, folder: Path) -> tuple[ContentItem | None, list[str]]:
+    """The first usable file of a local folder not taken yet (see ``first_untaken``)."""
+    return first_untaken(conn, account_id, candidate_files(folder), lambda n: load_item(folder, n))
+
+
+def first_untaken(conn, account_id: str, names: list[str], load) -> tuple[ContentItem | None, list[str]]:
     """The first usable file not taken yet (None when used up), and why others were refused.
 
     A refused file (missing caption, not an image, ...) is skipped, not fatal: one bad file must
@@ -94,11 +117,11 @@ def next_item(conn, account_id: str, folder: Path) -> tuple[ContentItem | None, 
     """
     taken = taken_files(conn, account_id)
     refused = []
-    for name in candidate_files(folder):
+    for name in names:
         if name in taken:
             continue
         try:
-            return load_item(folder, name), refused
+            return load(name), refused
         except ContentError as exc:
             refused.append(str(exc))
     return None, refused

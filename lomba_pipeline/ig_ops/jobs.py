@@ -12,6 +12,7 @@ from datetime import date
 import dagster as dg
 
 from lomba_pipeline.db.events import record_event
+from lomba_pipeline.distributed.processes import INSTAGRAM_QUEUE
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
 from lomba_pipeline.ig_ops.llm_drafter import llm_drafter
@@ -26,6 +27,10 @@ POST_DATE_TAG = "ig/post_date"
 POOL = "instagram_api"
 # the ops retry themselves (IG_RETRY): a run-level retry on top would multiply the attempts
 NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}
+# under the Celery executor only workers started with `-q instagram` (the machines whose IP the
+# accounts know) take these steps; the key is dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG, spelled
+# out so loading the code location does not import Celery; harmless under other executors
+IG_QUEUE = {"dagster-celery/queue": INSTAGRAM_QUEUE}
 IG_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -40,7 +45,7 @@ def _account(context) -> str:
     return account
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, out=dg.Out(dg.Nothing))
 def reconcile_sending(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
 ) -> None:
@@ -54,7 +59,7 @@ def reconcile_sending(
     context.add_output_metadata(result.as_metadata())
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def plan_replies(
     context,
     postgres: PostgresResource,
@@ -83,7 +88,7 @@ def plan_replies(
     context.add_output_metadata({"composer": composer, **result.as_metadata()})
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def send_replies(
     context,
     postgres: PostgresResource,
@@ -108,7 +113,7 @@ def ig_reply_job():
     send_replies(after=plan_replies(after=reconcile_sending()))
 
 
-@dg.op(retry_policy=IG_RETRY, pool=POOL, out=dg.Out(dg.Nothing))
+@dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, out=dg.Out(dg.Nothing))
 def publish_morning_post(
     context,
     postgres: PostgresResource,

@@ -14,7 +14,7 @@ from lomba_pipeline.db.events import record_event
 from lomba_pipeline.ig_ops import store
 from lomba_pipeline.ig_ops.accounts import Account, account_credentials, get_account
 from lomba_pipeline.ig_ops.compose import DraftFailed, ReplyDrafter, compose, wants_draft
-from lomba_pipeline.ig_ops.content import next_item
+from lomba_pipeline.ig_ops.content_store import next_stored_item
 from lomba_pipeline.ig_ops.spec import LaneSpec, active_spec
 from lomba_pipeline.media.variant import make_variant
 from lomba_pipeline.resources.instagram_ops import InstagramCallFailed, InstagramOpsGateway
@@ -79,14 +79,11 @@ def current_spec(postgres) -> tuple[int | None, LaneSpec]:
         return active_spec(conn)
 
 
-def open_gateway(postgres, ig_ops, account_id: str) -> InstagramOpsGateway:
-    from lomba_pipeline.secrets_box import secret_box_from_settings
-    from lomba_pipeline.settings import get_settings
-
+def open_gateway(postgres, ig_ops, account_id: str, now=None) -> InstagramOpsGateway:
     with postgres.connection() as conn:
         account = get_account(conn, account_id)
-        creds = account_credentials(conn, secret_box_from_settings(get_settings()), account_id)
-    return ig_ops.gateway(postgres, account_id, account.username, creds)
+        creds = account_credentials(conn, ig_ops.secret_box(), account_id)
+    return ig_ops.gateway(postgres, account_id, account.username, creds, now)
 
 
 def gateway_or_cooldown(
@@ -100,7 +97,7 @@ def gateway_or_cooldown(
     if cooled(postgres, account_id, now, result):
         return None
     try:
-        return open_gateway(postgres, ig_ops, account_id)
+        return open_gateway(postgres, ig_ops, account_id, now)
     except InstagramCallFailed as exc:
         _version, spec = current_spec(postgres)
         _outcome(postgres, result, account_id, now, spec, error=exc)
@@ -522,7 +519,7 @@ def prepare_post(
         if existing is not None:
             return existing, []
         account = get_account(conn, account_id)
-        item, refused = next_item(conn, account_id, account.content_dir)
+        item, refused = next_stored_item(conn, object_store, account_id)
         for reason in refused:
             record_event(
                 conn,

@@ -23,7 +23,9 @@ from lomba_pipeline.resources.instagram_client import (
     Credentials,
     InstagramNotConfigured,
     InstagramSessions,
+    secret_box_of,
 )
+from lomba_pipeline.secrets_box import EncryptionKey
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +259,7 @@ class InstagramReader(dg.ConfigurableResource):
     request_delay_seconds: float = 1.0
     throttle_wait_seconds: float = 300.0
     max_attempts: int = 10
+    encryption: EncryptionKey | None = None  # sessions are stored encrypted with it
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
@@ -275,6 +278,7 @@ class InstagramReader(dg.ConfigurableResource):
             raise InstagramNotConfigured(reason)
         sessions = InstagramSessions.for_pipeline(
             postgres,
+            secret_box_of("instagram", self.encryption),
             api_base_url=self.api_base_url,
             request_delay_seconds=self.request_delay_seconds,
         )
@@ -294,8 +298,9 @@ class InstagramReader(dg.ConfigurableResource):
         )
 
 
-def instagram_reader_from_settings(settings) -> InstagramReader:
+def instagram_reader_from_settings(settings, encryption: EncryptionKey) -> InstagramReader:
     return InstagramReader(
+        encryption=encryption,
         scraper_username=settings.instagram.scraper_username,
         scraper_password=dg.EnvVar("LOMBA_IG_SCRAPER_PASSWORD")
         if settings.instagram.scraper_password

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from requests.adapters import HTTPAdapter
 
 from lomba_pipeline.db.ig_sessions import load_session, record_session_error, save_session
-from lomba_pipeline.secrets_box import SecretBox
+from lomba_pipeline.secrets_box import EncryptionKey, EncryptionKeyMissing, SecretBox
 
 
 class InstagramNotConfigured(RuntimeError):
@@ -87,16 +87,13 @@ class InstagramSessions:
 
     @classmethod
     def for_pipeline(
-        cls, postgres, *, api_base_url: str | None, request_delay_seconds: float
+        cls, postgres, box: SecretBox, *, api_base_url: str | None, request_delay_seconds: float
     ) -> "InstagramSessions":
         """Sessions encrypted with the project's key; a random 1-3x pause between requests."""
-        from lomba_pipeline.secrets_box import secret_box_from_settings
-        from lomba_pipeline.settings import get_settings
-
         delay = request_delay_seconds
         return cls(
             postgres,
-            secret_box_from_settings(get_settings()),
+            box,
             ClientOptions(
                 api_base_url=api_base_url,
                 request_delay_seconds=delay,
@@ -142,3 +139,12 @@ class InstagramSessions:
     def save(self, username: str, client, *, logged_in: bool = False) -> None:
         with self.postgres.connection() as conn:
             save_session(conn, self.box, username, client.get_settings(), logged_in=logged_in)
+
+
+def secret_box_of(resource_name: str, encryption: EncryptionKey | None) -> SecretBox:
+    """The box of a resource's nested ``encryption`` key, or a clear error naming the resource."""
+    if encryption is None:
+        raise EncryptionKeyMissing(
+            f"{resource_name}: built without an encryption key (encryption=EncryptionKey(...))"
+        )
+    return encryption.box()

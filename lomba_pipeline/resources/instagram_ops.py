@@ -15,6 +15,7 @@ gateway with the stored credentials, then the call is retried.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 import time
@@ -24,10 +25,21 @@ from dataclasses import dataclass
 import dagster as dg
 import httpx
 
+from lomba_pipeline.resources.graph_token_refresh import fresh_graph_token
 from lomba_pipeline.resources.instagram_client import (
     Credentials,
     InstagramSessions,
+    secret_box_of,
 )
+from lomba_pipeline.resources.outbound import (
+    OutboundFailed,
+    OutboundPolicy,
+    OutboundRefused,
+    Resolver,
+    address_problem,
+    system_resolver,
+)
+from lomba_pipeline.secrets_box import EncryptionKey, SecretBox
 
 # how many comment pages one look at one media may read (bounded work per item)
 MAX_COMMENT_PAGES = 50
@@ -138,6 +150,33 @@ class InstagramOpsGateway(ABC):
     def publisher(self) -> PostPublisher: ...
 
 
+def _credentials_refused(account: str, operation: str, what: str, exc: Exception):
+    """A login with the stored credentials failed: pause at once (``relogin_failed``), never
+    retry a wrong password, and say how to fix it."""
+    return InstagramCallFailed(
+        account,
+        operation,
+        f"{what} with the stored credentials failed ({type(exc).__name__}); fix the "
+        f"credentials, then run `lomba accounts login {account}`",
+        "relogin_failed",
+    )
+
+
+def _login_failed(account: str, exc: Exception) -> InstagramCallFailed:
+    """A first login's failure: the credentials' fault, or a passing one (throttle, network)."""
+    from instagrapi import exceptions as ig
+
+    from lomba_pipeline.resources.instagram_client import InstagramNotConfigured
+
+    refused = (
+        ig.BadPassword | ig.BadCredentials | ig.TwoFactorRequired | ig.LoginRequired
+        | ig.ReloginAttemptExceeded | InstagramNotConfigured
+    )
+    if isinstance(exc, refused):
+        return _credentials_refused(account, "login", "login", exc)
+    return _failed(account, "login", exc)
+
+
 def _failed(account: str, operation: str, exc: Exception, kind: str | None = None):
     detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     return InstagramCallFailed(account, operation, detail, kind or failure_kind(exc))
@@ -208,13 +247,8 @@ class InstagrapiOpsGateway(InstagramOpsGateway):
         try:
             self.client = self._relogin(self.client)
         except Exception as exc:
-            raise InstagramCallFailed(
-                self.account,
-                "relogin",
-                f"session expired and re-login with the stored credentials failed "
-                f"({type(exc).__name__}); fix the credentials, then run "
-                f"`lomba accounts login {self.account}`",
-                "relogin_failed",
+            raise _credentials_refused(
+                self.account, "relogin", "session expired and re-login", exc
             ) from exc
         try:
             return getattr(self.client, fn_name)(*args, **kwargs)
@@ -306,8 +340,54 @@ class InstagrapiOpsGateway(InstagramOpsGateway):
         return self._graph or InstagrapiPublisher(self)
 
 
+class GraphOnlyGateway(InstagramOpsGateway):
+    """An account with only a Graph API token (no session id, no password): it posts through
+    the Graph API and needs no private-API login. Comments and DMs are read through the private
+    API only, so the reply lane sees nothing to answer for it (and never cools it down)."""
+
+    def __init__(self, account: str, graph: GraphApiPublisher):
+        self.account = account
+        self.user_pk = str(graph.ig_user_id)
+        self._graph = graph
+
+    def _no_private_api(self, operation: str):
+        return InstagramCallFailed(
+            self.account, operation,
+            "Graph-only account: replies and DMs need a session id or password in accounts.yaml",
+        )
+
+    def recent_media(self, limit: int = 12) -> list[MediaSummary]:
+        return []
+
+    def comments(self, media_pk: str, newer_than: str | None = None) -> list[IgComment]:
+        return []
+
+    def replies_of(self, media_pk: str, comment_pk: str) -> list[IgComment]:
+        return []
+
+    def reply_to_comment(self, media_pk: str, comment_pk: str, text: str) -> str:
+        raise self._no_private_api("reply")
+
+    def unread_messages(self) -> list[IgMessage]:
+        return []
+
+    def send_dm(self, thread_id: str, text: str) -> str:
+        raise self._no_private_api("dm")
+
+    def thread_has_own_text(self, thread_id: str, text: str) -> bool:
+        raise self._no_private_api("thread")
+
+    def publisher(self) -> PostPublisher:
+        return self._graph
+
+
 class GraphApiPublisher(PostPublisher):
-    """Instagram Graph API content publishing: container → poll status_code → media_publish."""
+    """Instagram Graph API content publishing: container → poll status_code → media_publish.
+
+    Meta fetches ``image_url`` itself, from the internet: a URL it cannot reach (loopback,
+    private network, not https, the local object store's 127.0.0.1) is refused here, naming the
+    account and the URL, instead of a container that fails minutes later.
+    """
 
     def __init__(
         self,
@@ -319,6 +399,7 @@ class GraphApiPublisher(PostPublisher):
         poll_seconds: float = 2.0,
         max_polls: int = 30,
         timeout: float = 30.0,
+        resolver: Resolver = system_resolver,
     ):
         self.account = account
         self.base_url = base_url.rstrip("/")
@@ -327,14 +408,24 @@ class GraphApiPublisher(PostPublisher):
         self.poll_seconds = poll_seconds
         self.max_polls = max_polls
         self.timeout = timeout
+        self._resolver = resolver
 
-    def _request(self, http: httpx.Client, operation: str, method: str, path: str, **params):
+    @property
+    def root_url(self) -> str:
+        """The host root: ``refresh_access_token`` is served unversioned
+        (``https://graph.instagram.com/refresh_access_token``), the base URL ends in ``/v21.0``."""
+        return self.base_url.rsplit("/", 1)[0]
+
+    def _request(
+        self, http: httpx.Client, operation: str, method: str, path: str, *, base=None, **params
+    ):
         params["access_token"] = self._token
+        url = f"{base or self.base_url}/{path}"
         try:
             if method == "GET":
-                response = http.get(f"{self.base_url}/{path}", params=params)
+                response = http.get(url, params=params)
             else:
-                response = http.post(f"{self.base_url}/{path}", data=params)
+                response = http.post(url, data=params)
         except httpx.HTTPError as exc:
             detail = f"{type(exc).__name__}: {str(exc)[:300]}".replace(self._token, "***")
             raise InstagramCallFailed(self.account, operation, detail) from None
@@ -349,7 +440,53 @@ class GraphApiPublisher(PostPublisher):
             raise InstagramCallFailed(self.account, operation, detail)
         return body
 
+    def refresh_token(self) -> tuple[str, int]:
+        """A new long-lived token for the current one: ``(access_token, expires_in seconds)``."""
+        with httpx.Client(timeout=self.timeout) as http:
+            body = self._request(
+                http, "graph_refresh", "GET", "refresh_access_token",
+                base=self.root_url, grant_type="ig_refresh_token",
+            )
+        try:
+            return str(body["access_token"]), int(body["expires_in"])
+        except (KeyError, TypeError, ValueError):
+            raise InstagramCallFailed(
+                self.account, "graph_refresh", "answer without access_token/expires_in"
+            ) from None
+
+    def image_url_problem(self, url: str) -> str | None:
+        """Why Meta could not fetch ``url``, or None. A name that does not resolve here is
+        let through (Meta resolves it, not us); an internal address never is."""
+        try:
+            parsed = OutboundPolicy(resolver=self._resolver).check_url(url)
+        except OutboundRefused as exc:
+            return exc.reason
+        if parsed.scheme != "https":
+            return "Meta fetches images over https only"
+        try:  # an address in the URL itself needs no resolver
+            literal = ipaddress.ip_address(parsed.host.strip("[]"))
+        except ValueError:
+            pass
+        else:
+            return address_problem(literal)
+        try:
+            OutboundPolicy(resolver=self._resolver).destinations(parsed.host, parsed.port or 443)
+        except OutboundRefused as exc:
+            return exc.reason
+        except OutboundFailed:
+            return None
+        return None
+
     def publish(self, image: bytes, public_url: str, caption: str) -> PublishedPost:
+        problem = self.image_url_problem(public_url)
+        if problem:
+            raise InstagramCallFailed(
+                self.account,
+                "graph_container",
+                f"image URL {public_url} is not public ({problem}): the Graph API fetches the "
+                "image from the internet; configure R2 (LOMBA_R2_*) or a public "
+                "LOMBA_PUBLIC_MEDIA_URL",
+            )
         with httpx.Client(timeout=self.timeout) as http:
             container = self._request(
                 http,
@@ -399,12 +536,23 @@ class InstagramOpsResource(dg.ConfigurableResource):
     request_delay_seconds: float = 1.0
     graph_api_base_url: str = "https://graph.instagram.com/v21.0"
     graph_poll_seconds: float = 2.0
+    encryption: EncryptionKey | None = None  # credentials, sessions and tokens at rest
+
+    def secret_box(self) -> SecretBox:
+        return secret_box_of("ig_ops", self.encryption)
 
     def gateway(
-        self, postgres, account: str, username: str, credentials: dict
+        self, postgres, account: str, username: str, credentials: dict, now=None
     ) -> InstagramOpsGateway:
+        """The account's gateway. With ``now`` (a lane run), a Graph API token that is due is
+        refreshed first. An account with a Graph token and no instagrapi credentials is
+        Graph-only: it posts without any private-API login."""
+        graph = self._graph_publisher(postgres, account, credentials, now)
+        if graph is not None and not (credentials.get("password") or credentials.get("sessionid")):
+            return GraphOnlyGateway(account, graph)
         sessions = InstagramSessions.for_pipeline(
             postgres,
+            self.secret_box(),
             api_base_url=self.api_base_url,
             request_delay_seconds=self.request_delay_seconds,
         )
@@ -414,19 +562,29 @@ class InstagramOpsResource(dg.ConfigurableResource):
         try:
             client = sessions.client_for(username, creds)
         except Exception as exc:
-            raise _failed(account, "login", exc) from exc
+            raise _login_failed(account, exc) from exc
 
         def relogin(previous):
             if not (creds.password or creds.sessionid):
                 raise RuntimeError("no stored credentials to log in with")
             return sessions.login(username, creds, previous=previous)
-        graph = None
-        if credentials.get("graph_access_token") and credentials.get("graph_user_id"):
-            graph = GraphApiPublisher(
-                account,
-                self.graph_api_base_url,
-                credentials["graph_user_id"],
-                credentials["graph_access_token"],
+
+        return InstagrapiOpsGateway(account, client, graph, relogin=relogin)
+
+    def _graph_publisher(self, postgres, account: str, credentials: dict, now):
+        imported = credentials.get("graph_access_token")
+        user_id = credentials.get("graph_user_id")
+        if not (imported and user_id):
+            return None
+
+        def publisher(token: str) -> GraphApiPublisher:
+            return GraphApiPublisher(
+                account, self.graph_api_base_url, user_id, token,
                 poll_seconds=self.graph_poll_seconds,
             )
-        return InstagrapiOpsGateway(account, client, graph, relogin=relogin)
+
+        token = fresh_graph_token(
+            postgres, self.secret_box(), account, imported, now,
+            refresh=lambda current: publisher(current).refresh_token(),
+        )
+        return publisher(token)

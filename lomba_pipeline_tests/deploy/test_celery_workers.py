@@ -1,9 +1,11 @@
 """Dagster's Celery executor on loopback: Debian's redis-server as the broker, two
 ``dagster-celery worker`` processes, the real extraction run over 100 queued items (the Zhipu
-fake at its HTTP boundary) fanning out into shards that claim items in Postgres."""
+fake at its HTTP boundary) fanning out into shards that claim items in Postgres, and a real
+Instagram step routed to the ``instagram`` queue."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -20,6 +22,7 @@ from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.deploy.topology import Process, wait_until
 from lomba_pipeline_tests.fakes.ai_providers import FakeAiProviders
+from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
 
 ITEMS = 100
 
@@ -65,11 +68,11 @@ def broker(tmp_path_factory, deploy_settings, s3_endpoint):
         redis.stop()
 
 
-def start_worker(broker, name: str, queues: tuple[str, ...], extra_env: dict) -> Process:
+def start_worker(broker, name: str, queues: tuple[str, ...], extra_env=None) -> Process:
     worker = Process(
         f"worker-{name}-{uuid.uuid4().hex[:4]}",
         processes.celery_worker(name, queues, broker["celery_file"]),
-        {**broker["env"], **extra_env}, broker["work"], PROJECT_ROOT,
+        {**broker["env"], **(extra_env or {})}, broker["work"], PROJECT_ROOT,
     ).start()
     wait_until(lambda: f"{name}@" in worker.log.read_text() and " ready." in
                worker.log.read_text(), 90, f"celery worker {name}", worker)
@@ -109,13 +112,60 @@ def start_extraction(broker, extra_env: dict) -> Process:
                    broker["work"], Path(broker["env"]["DAGSTER_HOME"])).start()
 
 
-def start_probe(broker) -> Process:
+def prepare_instagram_account(broker, postgres, fake) -> dict[str, str]:
+    """ig_001 imported into the app database (session id stored encrypted), its content synced
+    to the R2 bucket (moto); returns the environment that points the workers at the fake."""
+    from dagster_aws.s3 import S3Resource
+
+    from lomba_pipeline.ig_ops.accounts import import_accounts
+    from lomba_pipeline.ig_ops.content_store import sync_content
+    from lomba_pipeline.ig_ops.demo import write_demo_content
+    from lomba_pipeline.resources.object_store import R2ObjectStore
+    from lomba_pipeline.secrets_box import secret_box_from_settings
+    from lomba_pipeline.settings import get_settings
+
+    env = broker["env"]
+    root = broker["work"] / f"ig-{uuid.uuid4().hex[:6]}"
+    write_demo_content(root / "content", "ig_001", 1)
+    fake.add_user(1001, "op.ig_001")
+    os.environ["LOMBA_IG_CELERY_SID"] = "1001%3ACeleryWorkerSession%3A12%3AAYfake"
+    (root / "accounts.yaml").write_text(yaml.safe_dump({"accounts": [{
+        "id": "ig_001", "username": "op.ig_001", "content_dir": "content/ig_001",
+        "credentials": {"sessionid_env": "LOMBA_IG_CELERY_SID"}}]}))
+    try:
+        with postgres.connection() as conn:
+            import_accounts(conn, secret_box_from_settings(get_settings()), root / "accounts.yaml")
+    finally:
+        del os.environ["LOMBA_IG_CELERY_SID"]
+    s3 = S3Resource(endpoint_url=env["LOMBA_R2_ENDPOINT_URL"], region_name="us-east-1",
+                    aws_access_key_id="testing", aws_secret_access_key="testing")
+    store = R2ObjectStore(s3=s3, bucket=env["LOMBA_R2_BUCKET"],
+                          public_base_url=env["LOMBA_R2_PUBLIC_BASE_URL"])
+    sync_content(store, "ig_001", root / "content" / "ig_001")
+    return {"LOMBA_IG_API_BASE_URL": fake.url, "LOMBA_IG_REQUEST_DELAY_SECONDS": "0"}
+
+
+def start_ig_post(broker, ig_env: dict[str, str]) -> Process:
+    """ig_001's morning post run, on the location's Celery executor (deploy/celery.yaml)."""
+    tags = json.dumps({"dagster/partition": "ig_001", "ig/account": "ig_001"})
     argv = processes.python_argv("dagster", "job", "execute", "-m",
-                                 processes.CELERY_CODE_LOCATION_MODULE,
-                                 "-j", "instagram_queue_probe_job",
-                                 "-c", str(broker["celery_file"]))
-    return Process(f"probe-{uuid.uuid4().hex[:6]}", argv, broker["env"], broker["work"],
-                   Path(broker["env"]["DAGSTER_HOME"])).start()
+                                 processes.CELERY_CODE_LOCATION_MODULE, "-j", "ig_post_job",
+                                 "--tags", tags)
+    return Process(f"ig-post-{uuid.uuid4().hex[:4]}", argv, {**broker["env"], **ig_env},
+                   broker["work"], Path(broker["env"]["DAGSTER_HOME"])).start()
+
+
+def run_ids_of(broker, job_name: str) -> list[str]:
+    from dagster import DagsterInstance, RunsFilter
+
+    saved = dict(os.environ)
+    os.environ.update(broker["env"])
+    try:
+        with DagsterInstance.get() as instance:
+            return [r.run_id for r in instance.get_runs(RunsFilter(job_name=job_name))]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def shard_reports(postgres) -> list[dict]:
@@ -123,6 +173,22 @@ def shard_reports(postgres) -> list[dict]:
         cur.execute("SELECT run_id, part, worker, summary FROM extraction_shard_reports "
                     "WHERE part <> 'plan'")
         return cur.fetchall()
+
+
+def submitted_queues(broker, run_id: str) -> dict[str, str]:
+    """Step key -> the Celery queue the executor sent it to (its engine event says so)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    saved = dict(os.environ)
+    os.environ.update(broker["env"])
+    try:
+        with DagsterInstance.get() as instance:
+            records = instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+            return {r.step_key: r.message.rsplit(" to queue ", 1)[1].strip('".')
+                    for r in records if (r.message or "").startswith("Submitting celery task")}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def step_workers(broker, run_id: str) -> dict[str, list[str]]:
@@ -137,16 +203,13 @@ def step_workers(broker, run_id: str) -> dict[str, list[str]]:
     return {step: list(dict.fromkeys(ws)) for step, ws in found.items()}
 
 
-def engine_events(broker, run_id: str | None = None, job_name: str | None = None) -> list:
-    from dagster import DagsterEventType, DagsterInstance, RunsFilter
+def engine_events(broker, run_id: str) -> list:
+    from dagster import DagsterEventType, DagsterInstance
 
     saved = dict(os.environ)
     os.environ.update(broker["env"])
     try:
         with DagsterInstance.get() as instance:
-            if run_id is None:
-                (run,) = instance.get_runs(RunsFilter(job_name=job_name), limit=1)
-                run_id = run.run_id
             return list(instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT))
     finally:
         os.environ.clear()
@@ -193,22 +256,25 @@ def test_an_extraction_run_fans_out_over_two_workers_and_writes_every_item_once(
     broker, postgres
 ):
     queue_items(postgres)
+    ig_fake = FakeIgOps().start()
+    ig_env = prepare_instagram_account(broker, postgres, ig_fake)
     with FakeAiProviders(latency_seconds=0.1) as fake:
-        env = providers_env(fake)
+        env = {**providers_env(fake), **ig_env}
         workers = [start_worker(broker, "w1", ("dagster", "instagram"), env),
                    start_worker(broker, "w2", ("dagster",), env)]
         try:
             run = start_extraction(broker, env)
-            probe = start_probe(broker)
-            wait_until(lambda: run.proc.poll() is not None and probe.proc.poll() is not None,
-                       150, "the extraction run and the probe", *workers)
+            ig_post = start_ig_post(broker, ig_env)  # beside the extraction, on the same workers
+            wait_until(lambda: run.proc.poll() is not None and ig_post.proc.poll() is not None,
+                       150, "the extraction and ig_post_job runs", *workers)
             assert run.proc.returncode == 0, run.tail(6000)
-            assert probe.proc.returncode == 0, probe.tail(6000)
+            assert ig_post.proc.returncode == 0, ig_post.tail(6000)
             run_id = assert_every_item_written_once(postgres)
             provider_calls = len(fake.calls_to("/chat/completions"))
         finally:
             for worker in workers:
                 worker.stop()
+            ig_fake.stop()
     assert provider_calls == ITEMS  # no item sent to the provider by two shards
     by_step = step_workers(broker, run_id)
     shards = {step: ws for step, ws in by_step.items() if "extract_shard[" in step}
@@ -224,14 +290,13 @@ def test_an_extraction_run_fans_out_over_two_workers_and_writes_every_item_once(
     assert (meta["pending"], meta["extracted"], meta["done"], meta["ai_calls"]) == (
         ITEMS, ITEMS, ITEMS, ITEMS)
     assert meta["shards"] == 4
-    # the step pinned to the instagram queue ran only where that queue is served
-    probe_workers = {
-        record.dagster_event.engine_event_data.metadata["Celery worker"].value.split("@")[0]
-        for record in engine_events(broker, job_name="instagram_queue_probe_job")
-        if record.dagster_event.engine_event_data
-        and "Celery worker" in record.dagster_event.engine_event_data.metadata
-    }
-    assert probe_workers == {"w1"}
+    # the Instagram step went to the instagram queue only, ran where that queue is served,
+    # read the account's content from R2 and posted it
+    (ig_run,) = run_ids_of(broker, "ig_post_job")
+    assert submitted_queues(broker, ig_run) == {"publish_morning_post": "instagram"}
+    assert step_workers(broker, ig_run) == {"publish_morning_post": ["w1"]}
+    (post,) = ig_fake.posts_of(1001)
+    assert post.caption.startswith("Info lomba hari ini #1 dari @ig_001")
 
 
 @pytest.mark.timeout(240)

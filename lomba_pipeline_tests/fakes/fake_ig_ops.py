@@ -17,10 +17,28 @@ As strict as instagrapi 3.2.2 and the private API it talks to (read from the ins
 - the DM inbox is paged by ``oldest_cursor``/``has_older`` (``inbox_page_size``);
 - sessions are checked: a revoked session id (``expire_session``) gets 403 ``login_required`` on
   every endpoint, also on the ``users/<pk>/info/`` check of ``login_by_sessionid``;
+- password login runs instagrapi 3.2.2's own flow (``mixins/auth.py::login``, ``bloks.py``,
+  ``attestation.py``, ``password.py``): USDID registration over ``graphql_www``, the CAA Bloks
+  homepage (server-issued ``aac``), the attestation nonce, the OAuth preflight, then
+  ``send_login_request`` with the password encrypted to the fake's RSA key (``qe/sync/``
+  headers) and decrypted here. The right password gets a session inside the Bloks payload; a
+  wrong one gets ``CAA_LOGIN_FALLBACK:fallback_triggered`` (instagrapi#2803: Instagram's
+  instruction to finish through the legacy flow), and ``accounts/login/`` then answers 400
+  ``bad_password``, which instagrapi raises as ``BadPassword`` after one more CAA try;
 - ``inject(kind, times, path=..., account=...)`` answers ANY endpoint (or those whose path
   contains ``path``, of one account or all) with the real error reply for N calls: ``401``,
   ``429``, ``please_wait``, ``rate_limit``, ``login_required``, ``challenge_required``,
   ``feedback_required``, ``masked_challenge`` (bare 404 "Not Found").
+
+The Graph API part is as strict as Meta documents it (graph-api/guides/error-handling,
+instagram-platform/reference/refresh_access_token): every call needs a token issued by
+``issue_graph_token`` for that Instagram user; an unknown token gets 400 ``OAuthException`` code
+190, an expired one code 190 subcode 463 ("Session has expired on ..."); long-lived tokens last
+60 days; ``GET /refresh_access_token?grant_type=ig_refresh_token`` (unversioned, at the host
+root: the fake's ``/graph`` prefix stands for ``/v21.0``) answers ``access_token``, ``token_type``
+and ``expires_in`` for a token at least 24 hours old and not expired. What Meta answers for a
+younger token is not documented; the fake refuses it with code 100 (the pipeline never asks).
+The fake's Graph time is ``graph_now`` (set by the test: no wall clock).
 
 Other controls: ``set_down(user_pk, status)`` makes every call of one account fail;
 ``hang_after(path)`` applies a write and then hangs (the process "crashes" between sending and
@@ -150,6 +168,10 @@ class FakeIgOps(HttpFake):
         self.hang: dict[str, float] = {}
         self.injections: list[Injection] = []
         self.revoked_sessions: set[str] = set()
+        self.passwords: dict[str, str] = {}  # username -> password (``set_password``)
+        self.graph_tokens: dict[str, dict] = {}  # token -> {user_pk, issued_at, expires_at}
+        self.graph_now = None  # the Graph API's "now" (a datetime the test sets)
+        self._rsa = None  # the password-encryption key pair, made on the first qe/sync/
         self.comment_page_size = 20  # instagrapi's default page on the comments endpoint
         self.inbox_page_size = 20  # the inbox's ``limit`` parameter
         self._ids = itertools.count(1000)
@@ -217,6 +239,29 @@ class FakeIgOps(HttpFake):
             self.injections.append(
                 Injection(kind, times, path, str(account) if account is not None else None)
             )
+
+    def set_password(self, username: str, password: str) -> None:
+        """The account's password on "Instagram" (what a password login must present)."""
+        self.passwords[username] = password
+
+    def logins(self, username: str | None = None) -> list:
+        """The password logins tried (CAA ``send_login_request`` and legacy ``accounts/login/``)."""
+        calls = self.calls_to("send_login_request") + self.calls_to("/accounts/login/")
+        if username is None:
+            return calls
+        return [c for c in calls if username in c.body.decode(errors="replace")]
+
+    def issue_graph_token(self, user_pk, issued_at, days: int = 60) -> str:
+        """A long-lived Instagram user token for ``user_pk``, valid ``days`` from ``issued_at``."""
+        from datetime import timedelta
+
+        token = f"IGAA{self._next('Tok')}x{len(self.graph_tokens)}"
+        self.graph_tokens[token] = {
+            "user_pk": str(user_pk),
+            "issued_at": issued_at,
+            "expires_at": issued_at + timedelta(days=days),
+        }
+        return token
 
     def expire_session(self, user_pk) -> None:
         """Instagram logged the account out: every session id it used so far is refused."""
@@ -548,12 +593,185 @@ class FakeIgOps(HttpFake):
         await self._maybe_hang(call.path)
         return 200, {"media": self._media_item(media), "status": "ok"}
 
+    # -- password login (instagrapi 3.2.2: CAA Bloks first, legacy accounts flow on fallback) --
+    def _key_pair(self):
+        from Cryptodome.PublicKey import RSA
+
+        with self._state:
+            if self._rsa is None:
+                self._rsa = RSA.generate(2048)
+            return self._rsa
+
+    @route("GET", r"/api/v1/qe/sync/")
+    def password_keys(self, call):
+        """``password_publickeys`` reads the key id and the PEM public key from the headers."""
+        key = self._key_pair()
+        pem = key.publickey().export_key()
+        return JSONResponse(
+            {"status": "ok"},
+            headers={
+                "ig-set-password-encryption-key-id": "41",
+                "ig-set-password-encryption-pub-key": base64.b64encode(pem).decode(),
+            },
+        )
+
+    def _decrypt_password(self, enc: str) -> str | None:
+        """The inverse of instagrapi's ``password_encrypt`` (#PWD_INSTAGRAM:4:<ts>:<payload>)."""
+        from Cryptodome.Cipher import AES, PKCS1_v1_5
+
+        try:
+            _tag, _version, timestamp, payload = enc.split(":", 3)
+            raw = base64.b64decode(payload)
+            size = int.from_bytes(raw[14:16], "little")
+            iv, rsa_part = raw[2:14], raw[16 : 16 + size]
+            tag, secret = raw[16 + size : 32 + size], raw[32 + size :]
+            session_key = PKCS1_v1_5.new(self._key_pair()).decrypt(rsa_part, None)
+            cipher = AES.new(session_key, AES.MODE_GCM, iv)
+            cipher.update(timestamp.encode())
+            return cipher.decrypt_and_verify(secret, tag).decode("utf-8")
+        except (ValueError, TypeError, IndexError):
+            return None
+
+    def _new_session(self, username: str) -> tuple[str, str]:
+        """(user pk, ``IG-Set-Authorization`` value) of a fresh session for ``username``."""
+        pk = next((p for p, name in self.users.items() if name == username), None)
+        if pk is None:
+            pk = self.add_user(self._next("77"), username)
+        sessionid = f"{pk}%3A{self._next('Sess')}%3A28%3AAYfresh"
+        data = {"ds_user_id": pk, "sessionid": sessionid}
+        return pk, "Bearer IGT:2:" + base64.b64encode(json.dumps(data).encode()).decode()
+
+    def _password_ok(self, username: str, enc_password: str) -> bool:
+        expected = self.passwords.get(username)
+        return expected is not None and self._decrypt_password(enc_password) == expected
+
+    @route("POST", r"/graphql_www")
+    def graphql_www(self, call):
+        form = call.form()
+        if form.get("fb_api_req_friendly_name") != "IGUSDIDRegistrationMutation":
+            return 400, {"errors": [{"message": "unsupported query in the fake"}]}
+        return 200, {"data": {"xdt_usdid_registration": {"success": True}}}
+
+    @route("POST", r"/api/v1/attestation/create_android_keystore/")
+    def attestation(self, call):
+        return 200, {
+            "challenge_nonce": self._next("nonce"),
+            "key_nonce": self._next("key"),
+            "status": "ok",
+        }
+
+    @route("POST", r"/api/v1/bloks/async_action/([a-z_.]+)/")
+    def bloks_action(self, call, action):
+        params = json.loads(call.form().get("params") or "{}")
+        if action == "com.bloks.www.bloks.caa.login.process_client_data_and_redirect":
+            aac = json.dumps({"aac_init_timestamp": int(time.time()), "aacjid": self._next("j")})
+            data = [{"data": {"key": "CAA_ACCOUNT_ACCESS_CONTEXT:aac", "initial": aac}}]
+            return 200, {"layout": {"bloks_payload": {"data": data, "action": ""}},
+                         "status": "ok"}
+        if action == "com.bloks.www.caa.login.oauth.token.fetch.async":
+            return 200, {"layout": {"bloks_payload": {"action": ""}}, "status": "ok"}
+        if action == "com.bloks.www.bloks.caa.login.async.send_login_request":
+            inputs = params.get("client_input_params") or {}
+            username = inputs.get("contact_point", "")
+            if not inputs.get("aac"):
+                return 400, {"message": "Payload returned is null", "error_type": "field_exception",
+                             "status": "fail"}
+            if not self._password_ok(username, inputs.get("password", "")):
+                # no session and no reason: the instruction to finish in the legacy flow
+                # (a marker is a whole string value: ``_caa_result_action_markers``)
+                data = [{"data": {"key": "CAA_LOGIN_FALLBACK:fallback_triggered"}}]
+                return 200, {"layout": {"bloks_payload": {"data": data, "action": ""}},
+                             "status": "ok"}
+            pk, authorization = self._new_session(username)
+            embedded = json.dumps({
+                "login_response": json.dumps({"logged_in_user": self._user(pk), "status": "ok"}),
+                "headers": json.dumps({"IG-Set-Authorization": authorization}),
+                "cookies": "",
+            })
+            action_text = f"(bk.action.caa.HandleLoginResponse, {json.dumps(embedded)})"
+            return 200, {"layout": {"bloks_payload": {"action": action_text}}, "status": "ok"}
+        return 404, {"message": f"Endpoint {action} does not exist", "status": "fail"}
+
+    @route("POST", r"/api/v1/launcher/sync/")
+    def launcher_sync(self, call):
+        return 200, {"configs": {}, "status": "ok"}
+
+    @route("POST", r"/api/v1/accounts/login/")
+    def legacy_login(self, call):
+        data = _signed_body(call)
+        username = data.get("username", "")
+        if not self._password_ok(username, data.get("enc_password", "")):
+            return 400, {
+                "message": "The password you entered is incorrect. Please try again.",
+                "invalid_credentials": True,
+                "error_title": "Incorrect Password for " + username,
+                "error_type": "bad_password",
+                "status": "fail",
+            }
+        pk, authorization = self._new_session(username)
+        return JSONResponse({"logged_in_user": self._user(pk), "status": "ok"},
+                            headers={"ig-set-authorization": authorization})
+
+    @route("POST", r"/api/v1/feed/reels_tray/")
+    def reels_tray(self, call):
+        return 200, {"tray": [], "status": "ok"}
+
+    @route("POST", r"/api/v1/feed/timeline/")
+    def timeline(self, call):
+        return 200, {"feed_items": [], "more_available": False, "status": "ok"}
+
     # -- Graph API (content publishing) ------------------------------------------------------
+    def _graph_error(self, message: str, code: int, subcode: int | None = None,
+                     kind: str = "OAuthException"):
+        error = {"message": message, "type": kind, "code": code, "fbtrace_id": self._next("AbTr")}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        return 400, {"error": error}
+
+    def _graph_token(self, call, user_pk: str | None = None):
+        """(token info, None) for a valid token, else (None, the error reply Meta sends)."""
+        token = (call.query | call.form()).get("access_token")
+        if not token:
+            return None, self._graph_error("An active access token must be used to query "
+                                           "information about the current user.", 2500)
+        info = self.graph_tokens.get(token)
+        if info is None:
+            return None, self._graph_error(
+                "Invalid OAuth access token - Cannot parse access token", 190)
+        if self.graph_now is None:
+            raise AssertionError("set fake.graph_now: the Graph fake has no wall clock")
+        if self.graph_now >= info["expires_at"]:
+            stamp = "%A, %d-%b-%y %H:%M:%S UTC"
+            return None, self._graph_error(
+                f"Error validating access token: Session has expired on "
+                f"{info['expires_at'].strftime(stamp)}. The current time is "
+                f"{self.graph_now.strftime(stamp)}.", 190, 463)
+        if user_pk is not None and info["user_pk"] != user_pk:
+            return None, self._graph_error(
+                "(#10) Application does not have permission for this action", 10)
+        return info, None
+
+    @route("GET", r"/refresh_access_token")
+    def graph_refresh(self, call):
+        if call.query.get("grant_type") != "ig_refresh_token":
+            return self._graph_error("Unsupported grant_type", 100)
+        info, refused = self._graph_token(call)
+        if refused:
+            return refused
+        from datetime import timedelta
+
+        if self.graph_now - info["issued_at"] < timedelta(hours=24):
+            return self._graph_error("(fake) the token must be at least 24 hours old", 100)
+        token = self.issue_graph_token(info["user_pk"], self.graph_now)
+        expires_in = int((self.graph_tokens[token]["expires_at"] - self.graph_now).total_seconds())
+        return 200, {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
+
     @route("POST", r"/graph/(\d+)/media")
     def graph_container(self, call, user_pk):
         params = call.query | call.form()
-        if not params.get("access_token"):
-            return 400, {"error": {"message": "An access token is required", "code": 104}}
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         cid = self._next("179")
         self.containers[cid] = {
             "user_pk": user_pk,
@@ -565,6 +783,9 @@ class FakeIgOps(HttpFake):
 
     @route("GET", r"/graph/(\d+)")
     def graph_status(self, call, container_id):
+        _info, refused = self._graph_token(call)
+        if refused:
+            return refused
         container = self.containers.get(container_id)
         if container is None:
             return 400, {"error": {"message": "Unsupported get request", "code": 100}}
@@ -577,6 +798,9 @@ class FakeIgOps(HttpFake):
     @route("POST", r"/graph/(\d+)/media_publish")
     async def graph_publish(self, call, user_pk):
         params = call.query | call.form()
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         container = self.containers.get(params.get("creation_id", ""))
         if container is None or container["polls"] < 2:
             return 400, {"error": {"message": "Media ID is not available", "code": 9007}}
@@ -590,6 +814,9 @@ class FakeIgOps(HttpFake):
 
     @route("GET", r"/graph/(\d+)/media")
     def graph_media_list(self, call, user_pk):
+        _info, refused = self._graph_token(call, user_pk)
+        if refused:
+            return refused
         return 200, {
             "data": [
                 {"id": m.pk, "caption": m.caption}

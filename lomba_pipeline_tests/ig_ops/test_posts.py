@@ -90,7 +90,9 @@ def test_graph_api_publisher_container_poll_publish(world, fake, postgres, setti
         "\n    graph_user_id_env: LOMBA_IG_TEST_G_UID",
     )
     (world.root / "accounts.yaml").write_text(text)
-    monkeypatch.setenv("LOMBA_IG_TEST_G_TOKEN", "EAAG-secret-token")
+    fake.graph_now = wib("2026-11-20 08:00")
+    token = fake.issue_graph_token(uid("ig_001"), wib("2026-11-15 08:00"))
+    monkeypatch.setenv("LOMBA_IG_TEST_G_TOKEN", token)
     monkeypatch.setenv("LOMBA_IG_TEST_G_UID", uid("ig_001"))
     with postgres.connection() as conn:
         import_accounts(conn, secret_box_from_settings(settings), world.root / "accounts.yaml")
@@ -106,7 +108,7 @@ def test_graph_api_publisher_container_poll_publish(world, fake, postgres, setti
     assert not fake.calls_to("/media/configure/")
     # the token is encrypted at rest
     (raw,) = world.sql("SELECT encrypted_credentials FROM ig_accounts WHERE account_id = 'ig_001'")
-    assert b"EAAG-secret-token" not in bytes(raw[0])
+    assert token.encode() not in bytes(raw[0])
 
 
 def test_unusable_content_is_refused_with_a_clear_message(tmp_path, postgres, world):
@@ -139,9 +141,9 @@ def test_unusable_content_is_refused_with_a_clear_message(tmp_path, postgres, wo
 def test_graph_api_errors_name_the_account_and_step(fake):
     from lomba_pipeline.resources.instagram_ops import GraphApiPublisher, InstagramCallFailed
 
-    publisher = GraphApiPublisher(
-        "ig_009", fake.url + "/graph", "1009", "EAAGsecret123", poll_seconds=0
-    )
+    fake.graph_now = wib("2026-11-20 08:00")
+    token = fake.issue_graph_token("1009", wib("2026-11-15 08:00"))
+    publisher = GraphApiPublisher("ig_009", fake.url + "/graph", "1009", token, poll_seconds=0)
     fake.fail_next(
         "/media_publish",
         status=400,
@@ -151,10 +153,10 @@ def test_graph_api_errors_name_the_account_and_step(fake):
         InstagramCallFailed, match="ig_009: graph_publish failed: HTTP 400: Media ID"
     ):
         publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
-    fake.fail_next("/graph/", status=500, raw=b"<html>oops, bad token EAAGsecret123</html>")
+    fake.fail_next("/graph/", status=500, raw=f"<html>oops, bad token {token}</html>".encode())
     with pytest.raises(InstagramCallFailed, match="graph_container failed: HTTP 500") as err:
         publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
-    assert "EAAGsecret123" not in str(err.value) and "***" in str(err.value)
+    assert token not in str(err.value) and "***" in str(err.value)
     assert publisher.find_post("Caption") is None
     publisher.publish(b"x", "https://media.example.test/p.jpg", "Caption")
     assert publisher.find_post("Caption") is not None
@@ -162,6 +164,7 @@ def test_graph_api_errors_name_the_account_and_step(fake):
 
 def test_a_post_marked_for_approval_waits_and_a_rejected_one_is_never_posted(world, fake):
     (world.root / "content/ig_001/001_info_lomba.approve").touch()
+    world.sync_content()
     assert world.run_post("ig_001", wib("2026-11-20 08:00")).success
     assert fake.posts_of(uid("ig_001")) == []
     (pending,) = list_pending_approvals_conn(world)

@@ -58,7 +58,7 @@ def test_a_transient_instagram_error_is_retried_by_the_op_retry_policy(world, fa
     ) == [(0, None)]
 
 
-def test_sensor_skips_without_accounts(postgres):
+def test_sensor_skips_without_accounts(postgres, encryption_key):
     import dagster as dg
 
     from lomba_pipeline.ig_ops.automation import ig_reply_sensor
@@ -69,7 +69,7 @@ def test_sensor_skips_without_accounts(postgres):
         dg.build_sensor_context(
             resources={
                 "postgres": postgres,
-                "ig_ops": InstagramOpsResource(),
+                "ig_ops": InstagramOpsResource(encryption=encryption_key),
                 "ig_clock": IgClock(),
             }
         )

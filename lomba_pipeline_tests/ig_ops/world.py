@@ -13,6 +13,7 @@ import yaml
 
 from lomba_pipeline.ig_ops.accounts import import_accounts
 from lomba_pipeline.ig_ops.clock import IgClock
+from lomba_pipeline.ig_ops.content_store import sync_content
 from lomba_pipeline.ig_ops.demo import write_demo_content
 from lomba_pipeline.ig_ops.jobs import ACCOUNT_TAG, POST_DATE_TAG, ig_post_job, ig_reply_job
 from lomba_pipeline.ig_ops.spec import apply_spec, parse_spec
@@ -20,8 +21,12 @@ from lomba_pipeline.partitions import OPERATED_ACCOUNTS
 from lomba_pipeline.resources.ai import AiResource
 from lomba_pipeline.resources.instagram_ops import InstagramOpsResource
 from lomba_pipeline.resources.whatsapp import WhatsAppGateway, WhatsAppTargets
-from lomba_pipeline.secrets_box import secret_box_from_settings
-from lomba_pipeline.settings import PROJECT_ROOT
+from lomba_pipeline.secrets_box import (
+    EncryptionKey,
+    encryption_key_from_settings,
+    secret_box_from_settings,
+)
+from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 WIB = ZoneInfo("Asia/Jakarta")
 SPEC_FILE = PROJECT_ROOT / "config" / "ig_spec.yaml"
@@ -55,6 +60,9 @@ class World:
     media: dict[str, str] = field(default_factory=dict)  # account -> seeded media pk
     whatsapp: WhatsAppGateway = field(default_factory=WhatsAppGateway)  # off unless a test sets it
     admin_group: str | None = None  # where the nightly report goes (a test sets it)
+    # the session's development key (the file under LOMBA_HOME that import_accounts used)
+    encryption: EncryptionKey = field(default_factory=lambda: encryption_key_from_settings(
+        get_settings()))
 
     def resources(self, now: datetime) -> dict:
         return {
@@ -66,6 +74,7 @@ class World:
                 request_delay_seconds=0,
                 graph_api_base_url=self.fake.url + "/graph",
                 graph_poll_seconds=0.01,
+                encryption=self.encryption,
             ),
             "ig_clock": IgClock(frozen_at=now.isoformat()),
             "whatsapp": self.whatsapp,
@@ -96,6 +105,10 @@ class World:
     def dm(self, account: str, text: str, who: str = "siswa_b", who_pk: int = 556) -> str:
         self.fake.add_user(who_pk, who)
         return self.fake.add_dm(uid(account), who_pk, who, text)
+
+    def sync_content(self) -> None:
+        for account in self.accounts:
+            sync_content(self.object_store, account, self.root / "content" / account)
 
     def sql(self, query: str, params=()) -> list[tuple]:
         with self.postgres.connection() as conn, conn.cursor() as cur:
@@ -142,6 +155,7 @@ def build_world(
             conn, parse_spec(spec_for_tests(spec_text)), actor="test", source="test"
         )
     world = World(fake, postgres, object_store, root, accounts=accounts)
+    world.sync_content()  # what `lomba accounts sync-content` does: the post lane reads the store
     for account in accounts:
         world.media[account] = fake.add_media(uid(account), f"Postingan lama {account}")
     return world

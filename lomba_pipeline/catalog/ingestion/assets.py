@@ -113,6 +113,8 @@ def web_listings(
             "requeued": sum(r.requeued for r in reports),
             "errors": sum(len(r.errors) for r in reports),
             "unreachable_sources": [r.name for r in reports if r.status == "unreachable"],
+            # a budget (load-more time, pass deadline) cut these sources short: which and why
+            "stopped_early": {r.name: "; ".join(r.stopped_early) for r in reports if r.stopped_early},
             "sources": _table(reports),
         }
     )

@@ -19,6 +19,7 @@ from lomba_pipeline.resources.outbound import (
     OutboundPolicy,
     outbound_from_settings,
 )
+from lomba_pipeline.secrets_box import encryption_key_from_settings
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 DEMO_SOURCES = PROJECT_ROOT / "config" / "sources.demo.yaml"
@@ -123,6 +124,7 @@ def demo_command(port: int) -> None:
         request_delay_seconds=0,
         throttle_wait_seconds=1,
         max_attempts=3,
+        encryption=encryption_key_from_settings(get_settings()),
     )
     try:
         summary = run_pass_command(DEMO_SOURCES, None, reader, outbound=outbound)

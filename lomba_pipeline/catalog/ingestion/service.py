@@ -6,6 +6,7 @@ Each step logs one line per item (source label, what was written) through ``log`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class SourceReport:
     complete: int = 0
     refreshed: int = 0  # known items whose changed card updated the stored text
     details_skipped: int = 0  # detail pages not fetched: known complete item, same card
+    not_modified: int = 0  # feeds and list pages answered "304 Not Modified"
+    stopped_early: list[str] = field(default_factory=list)  # budgets that cut the source short
     errors: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict:
@@ -80,6 +83,8 @@ class SourceReport:
             "skipped_complete": self.complete,
             "refreshed": self.refreshed,
             "details_skipped": self.details_skipped,
+            "not_modified": self.not_modified,
+            "stopped_early": "; ".join(self.stopped_early),
             "errors": len(self.errors),
         }
 
@@ -135,15 +140,21 @@ def store_and_log(postgres, report: SourceReport, items: list[ScrapedItem], wind
 
 # -- web ---------------------------------------------------------------------------------------
 def ingest_web(
-    postgres, config: SourcesConfig, window: Window, log: Log, outbound: OutboundPolicy | None = None
+    postgres,
+    config: SourcesConfig,
+    window: Window,
+    log: Log,
+    outbound: OutboundPolicy | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[SourceReport]:
-    """Crawl the enabled web sources (every request under ``outbound``, strict by default)."""
+    """Crawl the enabled web sources (every request under ``outbound``, strict by default;
+    time budgets read on ``clock``)."""
     sources = config.enabled_web
     with postgres.connection() as conn:
         known = raw_items.skippable_details(conn, [s.name for s in sources])
         names = [s.name for s in sources]
         settled = raw_items.settled_sources(conn, "web", names)
-        validators = crawl_validators.load_validators(conn, settled)
+        validators = crawl_validators.load_validators(conn, names, settled)
     outcomes = crawl_web(
         sources,
         config.crawl,
@@ -151,12 +162,15 @@ def ingest_web(
         outbound=outbound,
         known_details=known,
         validators=validators,
+        clock=clock,
     )
     reports = []
     for source in sources:
         outcome = outcomes[source.name]
         report = SourceReport("Web", source.name, errors=list(outcome.errors))
         report.details_skipped = outcome.details_skipped
+        report.not_modified = outcome.not_modified
+        report.stopped_early = list(outcome.stopped_early)
         if outcome.details_skipped:
             log(
                 f"[Web] {source.name}: {outcome.details_skipped} detail pages not fetched "
@@ -168,7 +182,12 @@ def ingest_web(
             log(f"[Web] {source.name}: unreachable ({outcome.unreachable})")
         store_and_log(postgres, report, outcome.items, window, log)
         if outcome.not_modified:
-            log(f"[Web] {source.name}: feed not modified since the last pass (HTTP 304)")
+            log(
+                f"[Web] {source.name}: {outcome.not_modified} feed/list pages not modified since "
+                "the last pass (HTTP 304)"
+            )
+        for reason in outcome.stopped_early:
+            log(f"[Web] {source.name}: stopped early: {reason}")
         with postgres.connection() as conn:  # after the items: a 304 must not hide unstored ones
             crawl_validators.save_validators(conn, source.name, outcome.validators)
         if not outcome.unreachable and report.errors:

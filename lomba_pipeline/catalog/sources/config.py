@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
+
+from lomba_pipeline.catalog.sources.sites import SITE_TYPES
+
+# the site types' entries stay importable from here
+from lomba_pipeline.catalog.sources.sites.blogger import BloggerSource  # noqa: F401
+from lomba_pipeline.catalog.sources.sites.generic import (  # noqa: F401
+    GenericDetailSelectors,
+    GenericSource,
+)
+from lomba_pipeline.catalog.sources.sites.infolomba import InfolombaSource  # noqa: F401
+from lomba_pipeline.catalog.sources.source_model import StrictModel
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # Dagster partition keys must not hold these; profiles become static partition keys.
 _PROFILE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
-_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,60}$")
 MAX_FILE_BYTES = 1024 * 1024  # a sources file is a few KB; anything this big is a mistake
 
 
@@ -29,11 +39,7 @@ class SourcesConfigError(ValueError):
     """The sources file is missing or invalid; the message names the file and the field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CrawlSettings(_Strict):
+class CrawlSettings(StrictModel):
     desired_concurrency: int = Field(5, ge=1, le=50)
     max_concurrency: int = Field(10, ge=1, le=50)
     # politeness: at least this long between two requests to the same host
@@ -52,72 +58,14 @@ class CrawlSettings(_Strict):
         return value
 
 
-class _WebSource(_Strict):
-    name: str
-    enabled: bool = True
-
-    @field_validator("name")
-    @classmethod
-    def _name_ok(cls, value):
-        if not _NAME.match(value):
-            raise ValueError(f"{value!r}: use letters, digits, '.', '_' or '-' (max 60)")
-        return value
+# every site type's entry, told apart by its ``type:`` (one module per type in ``sites/``)
+WebSource = Annotated[
+    Union[tuple(site.source_model for site in SITE_TYPES.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
 
 
-class InfolombaSource(_WebSource):
-    """infolomba.id: SSR list, ``POST /load-event-2`` pages, ``POST /load-details`` detail."""
-
-    type: Literal["infolomba"]
-    base_url: HttpUrl
-    list_path: str = (
-        "/events?sort=Default&title=&peserta=5&lokasi=Semua+Lokasi&kategori=Semua+Kategori"
-    )
-    # extra pages of 10 after the first; none = follow the site until a page adds no new card
-    load_more_pages: int | None = Field(None, ge=0, le=100_000)
-    # time budget for following load-more pages (the pass timeout still bounds the whole pass).
-    # Generous: at 0.5 s per request the pages share the host with the details they queue, so
-    # 100 pages (1,000 cards) take ~340 s of a first pass (bench/scrape.py)
-    load_more_seconds: float = Field(540, gt=0, le=3600)
-    include_past: bool = False
-
-
-class BloggerSource(_WebSource):
-    """A Blogger site read through ``/feeds/posts/default?alt=json``."""
-
-    type: Literal["blogger"]
-    base_url: HttpUrl
-    query: str | None = None
-    max_results: int = Field(25, ge=1, le=150)
-    # the feed ignores published-min together with q, so freshness is filtered here
-    freshness_days: int = Field(30, ge=1, le=365)
-
-
-class GenericDetailSelectors(_Strict):
-    description: str | None = None
-    image: str | None = None
-    fields: dict[str, str] = {}
-
-
-class GenericSource(_WebSource):
-    """Any server-rendered catalog: list/detail CSS selectors from config, no code."""
-
-    type: Literal["generic"]
-    list_urls: list[HttpUrl] = Field(min_length=1)
-    item: str  # one match per listing card
-    title: str
-    link: str  # attribute selector, e.g. "a.title::attr(href)"
-    image: str | None = None
-    description: str | None = None
-    fields: dict[str, str] = {}  # hint name -> selector inside the card
-    next_page: str | None = None  # attribute selector of the "next" link
-    max_pages: int = Field(3, ge=1, le=100)
-    detail: GenericDetailSelectors | None = None
-
-
-WebSource = Annotated[InfolombaSource | BloggerSource | GenericSource, Field(discriminator="type")]
-
-
-class InstagramSources(_Strict):
+class InstagramSources(StrictModel):
     profiles: list[str] = []
     # how many recent posts to page through at most per profile and window
     max_posts_per_profile: int = Field(36, ge=1, le=500)
@@ -133,7 +81,7 @@ class InstagramSources(_Strict):
         return value
 
 
-class SourcesConfig(_Strict):
+class SourcesConfig(StrictModel):
     crawl: CrawlSettings = CrawlSettings()
     web: list[WebSource] = []
     instagram: InstagramSources = InstagramSources()
