@@ -4,12 +4,15 @@ Run: .venv/bin/python bench/bench_review.py [N ...] [--rounds 5] [--sample 40] [
      (default sizes 1000 5000 20000; add 50000 for the large-catalog figure)
 
 Each size gets a throw-away database on the embedded PostgreSQL server, filled with distinct
-synthetic records at a realistic duplicate rate (about 15% are aggregator reposts of an earlier
-record: same link typed differently, a hype title, a deadline a day off, a re-encoded poster).
+synthetic records at a realistic duplicate rate and review mix (``catalog_fill.py``: about 15%
+aggregator reposts; 70% approved), so the catalog API pages through approved records.
 Per round, the same random sample of records is refreshed by the current code and by the
 baseline (``duplicates.py`` as it is at the git ref ``--baseline``, loaded beside it), in
 alternating order; figures are the median over rounds of each round's per-record median.
-Both must find the same candidates for the sample; a difference is printed. Asserts nothing.
+Both must find the same candidates for the sample; a difference is printed. The admin pages and
+the catalog API (``/api/v1/competitions``: approved, still open; first page, a deep page, a
+level filter, a deadline range) are then timed, median of 10 requests each, with "today" fixed
+before the first synthetic deadline. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import sys
 import time
 import types
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, datetime
 
-from psycopg2.extras import execute_values
+from catalog_fill import FIRST_DEADLINE, fill, key_and_vacuum
 
 from lomba_pipeline.db.migrations import apply_migrations
 from lomba_pipeline.resources.postgres import (
@@ -38,94 +41,8 @@ from lomba_pipeline.resources.postgres import (
 from lomba_pipeline.settings import PROJECT_ROOT, get_settings
 
 DUPLICATES_PATH = "lomba_pipeline/catalog/review/duplicates.py"
-FIRST_DEADLINE = date(2026, 12, 1)  # fixed: the figures must not depend on the day they run
-DUPLICATE_RATE = 0.15
-UNDATED_RATE = 0.10
-
-KINDS = ("lomba", "olimpiade", "kompetisi", "festival", "national", "kejuaraan", "liga", "")
-SUBJECTS = ("sains matematika esai poster fotografi debat hackathon business plan karya tulis "
-            "ilmiah cerpen puisi desain ui ux videografi pidato kaligrafi robotik investasi "
-            "pasar modal akuntansi hukum moot court film pendek fisika kimia biologi ekonomi "
-            "geografi sejarah bahasa inggris arab jepang coding data science olahraga futsal "
-            "basket catur esports tari vokal band musik teater mural komik animasi startup "
-            "inovasi teknologi lingkungan kesehatan gizi farmasi arsitektur sipil").split()
-THEMES = ("hari pahlawan", "sumpah pemuda", "hari guru", "dies natalis", "bulan bahasa",
-          "hari kartini", "hari bumi", "kemerdekaan", "", "", "", "")
-
-
-def _acronym(rng: random.Random) -> str:
-    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randrange(3, 6)))
-
-
-def _base_record(i: int, rng: random.Random) -> dict:
-    org = _acronym(rng)
-    subject = " ".join(rng.sample(SUBJECTS, rng.randrange(1, 4)))
-    title = " ".join(w for w in (rng.choice(KINDS), subject, rng.choice(THEMES), org.upper(),
-                                 str(2026 + i % 2)) if w)
-    undated = rng.random() < UNDATED_RATE
-    return {
-        "title": title.title(),
-        "description": (f"{title} diselenggarakan oleh {org.upper()} untuk pelajar dan mahasiswa. "
-                        f"Tema: {rng.choice(SUBJECTS)} {rng.choice(SUBJECTS)} {_acronym(rng)}. "
-                        f"Hadiah total {rng.randrange(1, 50)} juta rupiah."),
-        "end_date": None if undated else FIRST_DEADLINE + timedelta(days=rng.randrange(365)),
-        "registration_url": (f"https://bit.ly/{org}-{i}" if rng.random() < 0.7 else None),
-        "phash": rng.getrandbits(64),
-    }
-
-
-def _repost(base: dict, rng: random.Random) -> dict:
-    """How aggregators repost a record: some of its keys kept, typed differently."""
-    flipped = base["phash"]
-    for bit in rng.sample(range(64), rng.randrange(0, 5)):
-        flipped ^= 1 << bit
-    shifted = base["end_date"] and base["end_date"] + timedelta(days=rng.randrange(-2, 3))
-    variant = rng.randrange(3)
-    return {
-        "title": (f"🔥 {base['title'].upper()} IS BACK!" if variant != 1
-                  else f"Info lomba terbaru {rng.choice(SUBJECTS)}"),
-        "description": base["description"] if variant == 2 else f"Repost {rng.random()}",
-        "end_date": shifted if rng.random() < 0.8 else None,
-        "registration_url": (base["registration_url"] and base["registration_url"] + "/"
-                             if variant == 0 else None),
-        "phash": flipped if variant != 0 else rng.getrandbits(64),
-    }
-
-
-def fill(pg: PostgresResource, n: int, rng: random.Random) -> None:
-    records: list[dict] = []
-    for i in range(1, n + 1):
-        if records and rng.random() < DUPLICATE_RATE:
-            records.append(_repost(rng.choice(records), rng))
-        else:
-            records.append(_base_record(i, rng))
-    with pg.connection() as conn, conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO images (sha256, object_key, public_url, content_type, "
-                            "size_bytes, phash) VALUES %s",
-                       [(f"{i:064x}", f"posters/{i:064x}.jpg", f"http://x/{i}.jpg", "image/jpeg",
-                         1000, f"{r['phash']:016x}") for i, r in enumerate(records, 1)],
-                       page_size=2000)
-        execute_values(cur, "INSERT INTO raw_items (source_kind, source_name, canonical_url, "
-                            "image_id) VALUES %s",
-                       [("web", "bench", f"https://bench.test/{i}", i) for i in range(1, n + 1)],
-                       page_size=2000)
-        execute_values(cur, "INSERT INTO competitions (raw_item_id, canonical_url, title, "
-                            "description, end_date, image_id, registration_url) VALUES %s",
-                       [(i, f"https://bench.test/{i}", r["title"], r["description"], r["end_date"],
-                         i, r["registration_url"]) for i, r in enumerate(records, 1)],
-                       page_size=2000)
-
-
-def vacuum_analyze(url: str) -> None:
-    """What autovacuum does in production after a bulk load (the keying rewrote every row)."""
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        conn.cursor().execute("VACUUM ANALYZE")
-    finally:
-        conn.close()
+# "today" for the API: the day before the first synthetic deadline, so every dated record is open
+API_TODAY = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
 
 
 def load_baseline(ref: str) -> types.ModuleType:
@@ -195,20 +112,34 @@ def bench_pages(pg, n) -> None:
     with pg.connection() as conn:
         create_user(conn, "bench", "bench-password-1", "reviewer")
     app = create_app(get_settings(), pg, LocalObjectStore(root="/tmp/none",
-                     public_base_url="http://x/media"), WhatsAppGateway())
+                     public_base_url="http://x/media"), WhatsAppGateway(),
+                     clock=lambda: API_TODAY)
     client = TestClient(app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)[1]
     client.post("/login", data={"username": "bench", "password": "bench-password-1",
                                 "csrf_token": token})
-    for path in ("/", "/lomba", "/lomba/1", "/api/v1/competitions?per_page=100"):
+    with pg.cursor() as cur:
+        cur.execute("SELECT count(*) FILTER (WHERE review_status = 'approved') AS approved, "
+                    "count(*) FILTER (WHERE review_status = 'pending') AS pending "
+                    "FROM competitions")
+        counts = cur.fetchone()
+    print(f"[{n} records] {counts['approved']} approved, {counts['pending']} pending review")
+    deep = max(1, counts["approved"] // 100 // 2)
+    paths = ("/", "/lomba", "/lomba/1", "/api/v1/competitions?per_page=100",
+             f"/api/v1/competitions?per_page=100&page={deep}",
+             "/api/v1/competitions?level=SMA&per_page=20",
+             f"/api/v1/competitions?deadline_from={FIRST_DEADLINE}"
+             f"&deadline_to={FIRST_DEADLINE.replace(month=12, day=31)}&per_page=20")
+    for path in paths:
         lat = []
         for _ in range(10):
             t0 = time.perf_counter()
             r = client.get(path)
             lat.append((time.perf_counter() - t0) * 1000)
             assert r.status_code == 200, (path, r.status_code)
+        total = f", total {r.json()['total']}" if path.startswith("/api/") else ""
         print(f"[{n} records] GET {path}: median {statistics.median(lat):.1f} ms "
-              f"({len(r.content) // 1024} KiB)")
+              f"({len(r.content) // 1024} KiB{total})")
 
 
 def main() -> None:
@@ -238,11 +169,9 @@ def main() -> None:
             fill(pg, n, rng)
             print(f"[{n} records] filled in {time.perf_counter() - t0:.1f} s")
             t0 = time.perf_counter()
-            with pg.connection() as conn:
-                keyed = duplicates.update_stale_keys(conn)
-            print(f"[{n} records] one-time keying of {keyed} records (after migration 015): "
-                  f"{time.perf_counter() - t0:.1f} s")
-            vacuum_analyze(url)
+            keyed = key_and_vacuum(pg, url)
+            print(f"[{n} records] one-time keying of {keyed} records (after migration 015) "
+                  f"and VACUUM ANALYZE: {time.perf_counter() - t0:.1f} s")
             bench_refresh(pg, n, impls, args.rounds, args.sample, rng)
             if not args.no_pages:
                 bench_pages(pg, n)

@@ -3,6 +3,7 @@ local fake: text step, poster step only for empty key fields, Mistral → Gemini
 outages marked and retried next run, complete records never sent again, the ledger, the assets."""
 
 import base64
+import datetime as dt
 import json
 
 import dagster as dg
@@ -360,17 +361,24 @@ def test_missing_poster_object_is_an_error_naming_it(postgres, local_store, ai, 
     assert fake.calls_to("/v1/ocr") == []
 
 
-def test_a_second_concurrent_drain_does_nothing(postgres, local_store, ai, fake):
-    from lomba_pipeline.catalog.extraction.runner import EXTRACTION_LOCK
+def test_a_second_drain_leaves_an_item_another_drain_holds_until_its_lease_runs_out(
+    postgres, local_store, ai, fake
+):
+    from lomba_pipeline.catalog.extraction.claims import claim_next
+    from lomba_pipeline.resources.ai import RetryPolicy
 
     raw_id = add_raw_item(postgres, "https://www.instagram.com/p/LOCK1/")
-    with postgres.connection() as other_run, other_run.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (EXTRACTION_LOCK,))
-        summary = run(postgres, local_store, ai)
-        cur.execute("SELECT pg_advisory_unlock(%s)", (EXTRACTION_LOCK,))
+    with postgres.connection() as conn:  # another run's shard took it and is working on it
+        (claimed,) = claim_next(conn, "other-run/1_of_1/host/1/abc", 1, RetryPolicy(),
+                                dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert claimed["id"] == raw_id
+    summary = run(postgres, local_store, ai)
     assert summary.busy and summary.extracted == 0 and fake.calls == []
     assert needs_extraction(postgres, raw_id)
+    with postgres.cursor() as cur:  # that shard's machine went silent for longer than the lease
+        cur.execute("UPDATE raw_items SET extraction_claimed_at = now() - interval '1 hour'")
     assert run(postgres, local_store, ai).extracted == 1
+    assert not needs_extraction(postgres, raw_id)
 
 
 def test_stored_records_get_duplicate_candidates_for_review(postgres, local_store, settings):

@@ -1,11 +1,12 @@
-"""Checking untrusted image bytes: real type (by content, not by name), size, dimensions, phash."""
+"""Checking untrusted image bytes: real type (by content, not by name), size, dimensions, phash.
+
+Pillow and imagehash (with numpy and scipy behind it) are imported where an image is looked at:
+loading the code location (every run and step process) does not pay for them.
+"""
 
 import io
 import warnings
 from dataclasses import dataclass
-
-import imagehash
-from PIL import Image, UnidentifiedImageError
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs long before they hurt
@@ -41,6 +42,9 @@ def inspect_image(data: bytes, source: str, max_bytes: int = MAX_IMAGE_BYTES) ->
         raise InvalidImage(source, "empty file")
     if len(data) > max_bytes:
         raise InvalidImage(source, f"too large ({len(data)} bytes > {max_bytes})")
+    import imagehash
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -64,4 +68,6 @@ def inspect_image(data: bytes, source: str, max_bytes: int = MAX_IMAGE_BYTES) ->
 
 def phash_distance(a: str, b: str) -> int:
     """Hamming distance between two hex perceptual hashes (0 = same picture)."""
+    import imagehash
+
     return imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b)

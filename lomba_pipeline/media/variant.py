@@ -7,7 +7,6 @@ input and options always give the same bytes, so re-runs store one variant.
 
 import io
 
-from PIL import Image, ImageOps
 from pydantic import BaseModel, Field
 
 
@@ -29,6 +28,8 @@ class VariantOptions(BaseModel):
 
 def make_variant(data: bytes, options: VariantOptions | None = None) -> bytes:
     """JPEG bytes of the edited poster."""
+    from PIL import Image, ImageOps  # here, not at load: only a broadcast edits posters
+
     options = options or VariantOptions()
     with Image.open(io.BytesIO(data)) as src:
         img = ImageOps.exif_transpose(src).convert("RGB")

@@ -4,98 +4,26 @@ Both implementations share one contract, proven by the same tests:
 - keys are content-addressed: ``<prefix>/<sha256><ext>``, so the same bytes are stored once;
 - ``put`` returns the key and the public URL; ``get`` raises ``ObjectNotFound`` for a missing key;
 - ``delete`` is idempotent and says whether something was removed; ``list`` is sorted.
+
+The R2 store lives in ``r2_object_store.py``: dagster-aws and boto3 (~0.5 s to import) load
+only when R2 is configured or the class is asked for.
 """
 
-import hashlib
 import os
-import re
+import sys
 import tempfile
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
-EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "application/json": ".json",
-    "text/plain": ".txt",
-}
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
-_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_\-/]*$")
-
-
-class ObjectNotFound(KeyError):
-    def __str__(self) -> str:
-        return f"object not found: {self.args[0]}"
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    public_url: str
-    sha256: str
-    size: int
-    content_type: str
-
-
-def validate_key(key: str) -> str:
-    """Refuse keys that could escape the store (``..``, absolute paths, odd characters)."""
-    if not key or not _KEY.match(key) or ".." in key.split("/") or "//" in key:
-        raise ValueError(f"invalid object key: {key!r}")
-    return key
-
-
-def content_key(data: bytes, content_type: str, prefix: str) -> tuple[str, str]:
-    """(key, sha256) for ``data``: the key depends only on the bytes, type and prefix."""
-    prefix = prefix.strip("/")
-    if not _PREFIX.match(prefix):
-        raise ValueError(f"invalid key prefix: {prefix!r}")
-    digest = hashlib.sha256(data).hexdigest()
-    return f"{prefix}/{digest}{EXTENSIONS.get(content_type, '.bin')}", digest
-
-
-class ObjectStore(dg.ConfigurableResource, ABC):
-    """Where poster images live. ``public_base_url`` + key is what browsers and Meta fetch."""
-
-    public_base_url: str
-
-    def public_url(self, key: str) -> str:
-        return f"{self.public_base_url.rstrip('/')}/{validate_key(key)}"
-
-    def put(self, data: bytes, content_type: str, prefix: str = "posters") -> StoredObject:
-        if not data:
-            raise ValueError("refusing to store an empty object")
-        key, digest = content_key(data, content_type, prefix)
-        if not self.exists(key):
-            self._write(key, data, content_type)
-        return StoredObject(key, self.public_url(key), digest, len(data), content_type)
-
-    def put_at(self, key: str, data: bytes, content_type: str) -> StoredObject:
-        """Store under a caller-chosen key (e.g. a derived variant next to its original)."""
-        validate_key(key)
-        self._write(key, data, content_type)
-        digest = hashlib.sha256(data).hexdigest()
-        return StoredObject(key, self.public_url(key), digest, len(data), content_type)
-
-    @abstractmethod
-    def _write(self, key: str, data: bytes, content_type: str) -> None: ...
-
-    @abstractmethod
-    def get(self, key: str) -> bytes: ...
-
-    @abstractmethod
-    def exists(self, key: str) -> bool: ...
-
-    @abstractmethod
-    def delete(self, key: str) -> bool: ...
-
-    @abstractmethod
-    def list(self, prefix: str = "") -> list[str]: ...
+from lomba_pipeline.resources.object_store_contract import (  # noqa: F401 (re-exported)
+    EXTENSIONS,
+    ObjectNotFound,
+    ObjectStore,
+    StoredObject,
+    content_key,
+    validate_key,
+)
 
 
 class LocalObjectStore(ObjectStore):
@@ -148,54 +76,21 @@ class LocalObjectStore(ObjectStore):
         return sorted(k for k in keys if k.startswith(prefix))
 
 
-class R2ObjectStore(ObjectStore):
-    """Cloudflare R2 (or any S3-compatible store) through dagster-aws ``S3Resource``."""
+def is_r2(store: ObjectStore) -> bool:
+    """Whether ``store`` is the R2 store, without importing dagster-aws to find out (if its
+    module was never imported, no store can be one)."""
+    module = sys.modules.get("lomba_pipeline.resources.r2_object_store")
+    return module is not None and isinstance(store, module.R2ObjectStore)
 
-    s3: dg.ResourceDependency[S3Resource]
-    bucket: str
 
-    def _client(self):
-        return self.s3.get_client()
+def __getattr__(name: str):
+    # ``from lomba_pipeline.resources.object_store import R2ObjectStore`` keeps working; only
+    # that import pays for dagster-aws and boto3
+    if name == "R2ObjectStore":
+        from lomba_pipeline.resources.r2_object_store import R2ObjectStore
 
-    def _write(self, key: str, data: bytes, content_type: str) -> None:
-        self._client().put_object(
-            Bucket=self.bucket,
-            Key=validate_key(key),
-            Body=data,
-            ContentType=content_type,
-            CacheControl="public, max-age=31536000, immutable",
-        )
-
-    def get(self, key: str) -> bytes:
-        client = self._client()
-        try:
-            return client.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"].read()
-        except client.exceptions.NoSuchKey as exc:
-            raise ObjectNotFound(key) from exc
-
-    def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._client().head_object(Bucket=self.bucket, Key=validate_key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
-
-    def delete(self, key: str) -> bool:
-        existed = self.exists(key)
-        if existed:
-            self._client().delete_object(Bucket=self.bucket, Key=key)
-        return existed
-
-    def list(self, prefix: str = "") -> list[str]:
-        paginator = self._client().get_paginator("list_objects_v2")
-        keys: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        return sorted(keys)
+        return R2ObjectStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectStore:
@@ -220,6 +115,10 @@ def object_store_from_settings(settings, *, for_dagster: bool = True) -> ObjectS
             aws_access_key_id=settings.media.r2.access_key_id,
             aws_secret_access_key=settings.media.r2.secret_access_key,
         )
+    from dagster_aws.s3 import S3Resource
+
+    from lomba_pipeline.resources.r2_object_store import R2ObjectStore
+
     s3 = S3Resource(region_name="auto", **credentials)
     return R2ObjectStore(
         s3=s3, bucket=settings.media.r2.bucket, public_base_url=settings.media.r2.public_base_url

@@ -1,5 +1,7 @@
 """Dagster's Celery executor on loopback: Debian's redis-server as the broker, two
-``dagster-celery worker`` processes, a run whose steps fan out over 100 items in Postgres."""
+``dagster-celery worker`` processes, the real extraction run over 100 queued items (the Zhipu
+fake at its HTTP boundary) fanning out into shards that claim items in Postgres, and a real
+Instagram step routed to the ``instagram`` queue."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from lomba_pipeline.instance import topology_environment
 from lomba_pipeline.settings import PROJECT_ROOT
 from lomba_pipeline_tests.conftest import free_port
 from lomba_pipeline_tests.deploy.topology import Process, wait_until
+from lomba_pipeline_tests.fakes.ai_providers import FakeAiProviders
 from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
 
 ITEMS = 100
@@ -76,18 +79,37 @@ def start_worker(broker, name: str, queues: tuple[str, ...], extra_env=None) -> 
     return worker
 
 
-def start_drill(broker, seconds_per_item: float) -> Process:
-    """``dagster job execute``: the run's orchestrator in its own process."""
-    run_config = broker["work"] / f"drill-{uuid.uuid4().hex[:6]}.yaml"
-    run_config.write_text(yaml.safe_dump({
-        "ops": {op: {"config": {"items": ITEMS, "seconds_per_item": seconds_per_item}}
-                for op in ["seed_items"] + [f"work_shard_{i}" for i in range(1, 9)]},
-    }))
-    argv = [*processes.python_argv("dagster", "job", "execute", "-m",
-                               processes.CELERY_CODE_LOCATION_MODULE, "-j", "worker_drill_job",
-                               "-c", str(broker["celery_file"]), "-c", str(run_config))]
-    return Process(f"drill-{run_config.stem}", argv, broker["env"], broker["work"],
-                   Path(broker["env"]["DAGSTER_HOME"])).start()
+def providers_env(fake: FakeAiProviders) -> dict:
+    """The chain with Zhipu at the fake's address; the per-minute limit off (the test measures
+    nothing), four calls in flight shared by the shards."""
+    return {"ZHIPUAI_API_KEY": "test-zhipu-key", "LOMBA_ZHIPU_BASE_URL": fake.zhipu_base_url,
+            "LOMBA_EXTRACTION_PROVIDER": "chain", "LOMBA_AI_REQUESTS_PER_MINUTE": "0",
+            "LOMBA_AI_CONCURRENCY": "4", "LOMBA_AI_BACKOFF_SECONDS": "0.05"}
+
+
+def queue_items(postgres) -> None:
+    with postgres.cursor() as cur:
+        for i in range(ITEMS):
+            cur.execute(
+                "INSERT INTO raw_items (source_kind, source_name, canonical_url, caption, "
+                "posted_at) VALUES ('web', 'infolomba.id', %s, %s, '2025-12-01')",
+                (f"https://infolomba.id/event/{i:03d}",
+                 f"LOMBA ESAI item-{i:03d}\nPendaftaran: 1 - 20 Januari 2026"),
+            )
+
+
+def start_extraction(broker, extra_env: dict) -> Process:
+    """``dagster job execute`` of the code location's own ``extraction_job`` (executor from
+    deploy/celery.yaml): the run's orchestrator in its own process. A shard's claims lapse
+    after 3 s without a heartbeat instead of 2 minutes."""
+    run_config = broker["work"] / f"extract-{uuid.uuid4().hex[:6]}.yaml"
+    run_config.write_text(yaml.safe_dump({"ops": {"extracted_fields": {"ops": {
+        "extract_shard": {"config": {"lease_seconds": 3}}}}}}))
+    argv = processes.python_argv("dagster", "job", "execute", "-m",
+                                 processes.CELERY_CODE_LOCATION_MODULE, "-j", "extraction_job",
+                                 "-c", str(run_config))
+    return Process(f"run-{run_config.stem}", argv, {**broker["env"], **extra_env},
+                   broker["work"], Path(broker["env"]["DAGSTER_HOME"])).start()
 
 
 def prepare_instagram_account(broker, postgres, fake) -> dict[str, str]:
@@ -146,12 +168,10 @@ def run_ids_of(broker, job_name: str) -> list[str]:
         os.environ.update(saved)
 
 
-def drill_writes(postgres) -> list[dict]:
+def shard_reports(postgres) -> list[dict]:
     with postgres.cursor() as cur:
-        cur.execute("SELECT to_regclass('worker_drill_writes') IS NOT NULL AS present")
-        if not cur.fetchone()["present"]:
-            return []
-        cur.execute("SELECT drill_id, item_no, step_key, worker FROM worker_drill_writes")
+        cur.execute("SELECT run_id, part, worker, summary FROM extraction_shard_reports "
+                    "WHERE part <> 'plan'")
         return cur.fetchall()
 
 
@@ -172,96 +192,151 @@ def submitted_queues(broker, run_id: str) -> dict[str, str]:
 
 
 def step_workers(broker, run_id: str) -> dict[str, list[str]]:
-    """Step key -> the Celery workers that executed it, as Dagster recorded them."""
+    """Step key -> the Celery workers that executed it, in order, as Dagster recorded them
+    (a step's engine events name its worker more than once)."""
+    found: dict[str, list[str]] = {}
+    for record in engine_events(broker, run_id):
+        data = record.dagster_event.engine_event_data
+        worker = data.metadata.get("Celery worker") if data else None
+        if worker is not None:
+            found.setdefault(record.step_key, []).append(worker.value.split("@")[0])
+    return {step: list(dict.fromkeys(ws)) for step, ws in found.items()}
+
+
+def engine_events(broker, run_id: str) -> list:
     from dagster import DagsterEventType, DagsterInstance
 
     saved = dict(os.environ)
     os.environ.update(broker["env"])
     try:
         with DagsterInstance.get() as instance:
-            found: dict[str, list[str]] = {}
-            for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-                data = record.dagster_event.engine_event_data
-                worker = data.metadata.get("Celery worker") if data else None
-                if worker is not None:
-                    found.setdefault(record.step_key, []).append(worker.value.split("@")[0])
-            return found
+            return list(instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT))
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
 def assert_every_item_written_once(postgres) -> str:
-    writes = drill_writes(postgres)
-    (run_id,) = {w["drill_id"] for w in writes}
-    items = sorted(w["item_no"] for w in writes)
-    assert items == list(range(1, ITEMS + 1)), "an item was written twice or never"
+    """One record, one ledger row and one "stored" event per queued item; returns the run."""
+    with postgres.cursor() as cur:
+        cur.execute("SELECT count(*) AS n, count(DISTINCT raw_item_id) AS items, "
+                    "count(*) FILTER (WHERE extraction_status = 'done') AS done "
+                    "FROM competitions")
+        assert cur.fetchone() == {"n": ITEMS, "items": ITEMS, "done": ITEMS}
+        cur.execute("SELECT raw_item_id, count(*) AS n FROM extraction_attempts "
+                    "WHERE provider = 'zhipu' GROUP BY 1 HAVING count(*) <> 1")
+        assert cur.fetchall() == [], "an item's provider call was recorded twice"
+        cur.execute("SELECT subject FROM events WHERE kind = 'extract.record_stored' "
+                    "GROUP BY 1 HAVING count(*) <> 1")
+        assert cur.fetchall() == [], "an item was stored twice"
+        cur.execute("SELECT count(*) AS n FROM raw_items WHERE needs_extraction "
+                    "OR extraction_claimed_by IS NOT NULL")
+        assert cur.fetchone()["n"] == 0
+    (run_id,) = {r["run_id"] for r in shard_reports(postgres)}
     return run_id
 
 
+def run_metadata(broker, run_id: str) -> dict:
+    from dagster import AssetKey, DagsterInstance
+
+    saved = dict(os.environ)
+    os.environ.update(broker["env"])
+    try:
+        with DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(AssetKey("extracted_fields"))
+            assert event.run_id == run_id
+            return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.mark.timeout(240)
-def test_the_steps_of_a_run_spread_over_two_workers_and_every_item_is_written_once(
+def test_an_extraction_run_fans_out_over_two_workers_and_writes_every_item_once(
     broker, postgres
 ):
-    fake = FakeIgOps().start()
-    ig_env = prepare_instagram_account(broker, postgres, fake)
-    workers = [start_worker(broker, "w1", ("dagster", "instagram"), ig_env),
-               start_worker(broker, "w2", ("dagster",), ig_env)]
-    try:
-        drill = start_drill(broker, seconds_per_item=0.1)
-        ig_post = start_ig_post(broker, ig_env)  # beside the drill, on the same two workers
-        wait_until(lambda: drill.proc.poll() is not None, 150, "the drill run", *workers)
-        assert drill.proc.returncode == 0, drill.tail(6000)
-        run_id = assert_every_item_written_once(postgres)
-        wait_until(lambda: ig_post.proc.poll() is not None, 120, "the ig_post_job run",
-                   *workers)
-        assert ig_post.proc.returncode == 0, ig_post.tail(6000)
-    finally:
-        for worker in workers:
-            worker.stop()
-        fake.stop()
+    queue_items(postgres)
+    ig_fake = FakeIgOps().start()
+    ig_env = prepare_instagram_account(broker, postgres, ig_fake)
+    with FakeAiProviders(latency_seconds=0.1) as fake:
+        env = {**providers_env(fake), **ig_env}
+        workers = [start_worker(broker, "w1", ("dagster", "instagram"), env),
+                   start_worker(broker, "w2", ("dagster",), env)]
+        try:
+            run = start_extraction(broker, env)
+            ig_post = start_ig_post(broker, ig_env)  # beside the extraction, on the same workers
+            wait_until(lambda: run.proc.poll() is not None and ig_post.proc.poll() is not None,
+                       150, "the extraction and ig_post_job runs", *workers)
+            assert run.proc.returncode == 0, run.tail(6000)
+            assert ig_post.proc.returncode == 0, ig_post.tail(6000)
+            run_id = assert_every_item_written_once(postgres)
+            provider_calls = len(fake.calls_to("/chat/completions"))
+        finally:
+            for worker in workers:
+                worker.stop()
+            ig_fake.stop()
+    assert provider_calls == ITEMS  # no item sent to the provider by two shards
     by_step = step_workers(broker, run_id)
-    # both machines took steps, and both wrote items
-    assert {w for ws in by_step.values() for w in ws} == {"w1", "w2"}, by_step
-    writes = drill_writes(postgres)
-    assert len({w["worker"] for w in writes}) == 2, sorted({(w["step_key"], w["worker"])
-                                                            for w in writes})
-    # the step pinned to the instagram queue ran only where that queue is served
-    assert by_step["instagram_queue_probe"] == ["w1"]
-    # so did the real Instagram step, which read the account's content from R2 and posted it
+    shards = {step: ws for step, ws in by_step.items() if "extract_shard[" in step}
+    # the plan made four shards; each was executed (and recorded) on one of the two machines,
+    # and both machines took shards
+    assert len(shards) == 4 and all(len(ws) == 1 for ws in shards.values()), by_step
+    assert {ws[0] for ws in shards.values()} == {"w1", "w2"}, by_step
+    # both machines wrote records, and the run's summary counts each record once
+    reports = shard_reports(postgres)
+    writers = {r["worker"] for r in reports if r["summary"]["extracted"] > 0}
+    assert len(writers) == 2, reports
+    meta = run_metadata(broker, run_id)
+    assert (meta["pending"], meta["extracted"], meta["done"], meta["ai_calls"]) == (
+        ITEMS, ITEMS, ITEMS, ITEMS)
+    assert meta["shards"] == 4
+    # the Instagram step went to the instagram queue only, ran where that queue is served,
+    # read the account's content from R2 and posted it
     (ig_run,) = run_ids_of(broker, "ig_post_job")
     assert submitted_queues(broker, ig_run) == {"publish_morning_post": "instagram"}
     assert step_workers(broker, ig_run) == {"publish_morning_post": ["w1"]}
-    (post,) = fake.posts_of(1001)
+    (post,) = ig_fake.posts_of(1001)
     assert post.caption.startswith("Info lomba hari ini #1 dari @ig_001")
 
 
 @pytest.mark.timeout(240)
-def test_a_worker_killed_mid_run_loses_no_step_and_duplicates_no_item(broker, postgres):
-    w1 = start_worker(broker, "w1", ("dagster", "instagram"))
-    w2 = start_worker(broker, "w2", ("dagster",))
-    try:
-        drill = start_drill(broker, seconds_per_item=0.15)
+def test_a_worker_killed_mid_run_loses_no_item_and_duplicates_none(broker, postgres):
+    queue_items(postgres)
+    with FakeAiProviders(latency_seconds=0.15) as fake:
+        env = providers_env(fake)
+        w1 = start_worker(broker, "w1", ("dagster", "instagram"), env)
+        w2 = start_worker(broker, "w2", ("dagster",), env)
+        try:
+            run = start_extraction(broker, env)
 
-        def w1_is_mid_shard():
-            pids = {str(p.pid) for p in _tree(w1.proc.pid)}
-            writes = drill_writes(postgres)
-            mine = [w for w in writes if w["worker"].rsplit("/", 1)[-1] in pids]
-            return mine and len(writes) < ITEMS * 0.7
+            def w1_is_mid_shard():
+                pids = {str(p.pid) for p in _tree(w1.proc.pid)}
+                reports = shard_reports(postgres)
+                mine = [r for r in reports if r["worker"].rsplit("/", 1)[-1] in pids
+                        and r["summary"]["extracted"] > 0]
+                written = sum(r["summary"]["extracted"] for r in reports)
+                return mine and written < ITEMS * 0.7
 
-        wait_until(w1_is_mid_shard, 120, "worker w1 to be in the middle of a shard", w1, w2,
-                   drill, interval=0.2)
-        w1.kill()  # the machine is gone: no shutdown, no acknowledgement
-        wait_until(lambda: drill.proc.poll() is not None, 150, "the drill run", w2)
-        assert drill.proc.returncode == 0, drill.tail(6000)
-        run_id = assert_every_item_written_once(postgres)
-    finally:
-        w1.stop()
-        w2.stop()
+            wait_until(w1_is_mid_shard, 120, "worker w1 to be in the middle of a shard", w1, w2,
+                       run, interval=0.2)
+            w1.kill()  # the machine is gone: no shutdown, no acknowledgement
+            wait_until(lambda: run.proc.poll() is not None, 150, "the extraction run", w2)
+            assert run.proc.returncode == 0, run.tail(6000)
+            run_id = assert_every_item_written_once(postgres)
+            provider_calls = len(fake.calls_to("/chat/completions"))
+        finally:
+            w1.stop()
+            w2.stop()
+    # at most the one call w1 had in flight was made again
+    assert ITEMS <= provider_calls <= ITEMS + 1
     by_step = step_workers(broker, run_id)
-    # the step w1 was running was handed to w2 and executed there again
-    redelivered = [step for step, ws in by_step.items() if ws == ["w1", "w2"]]
+    # the shard w1 was running was handed to w2 and executed there again
+    redelivered = [step for step, ws in by_step.items()
+                   if "extract_shard[" in step and ws == ["w1", "w2"]]
     assert redelivered, by_step
+    # the records w1 finished before it died still count in the run's summary, once
+    meta = run_metadata(broker, run_id)
+    assert (meta["extracted"], meta["done"]) == (ITEMS, ITEMS)
 
 
 def _tree(pid: int):

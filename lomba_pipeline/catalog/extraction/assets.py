@@ -1,7 +1,7 @@
 """Dagster assets for extraction.
 
 ``extracted_fields`` drains the extraction queue (``raw_items.needs_extraction``) and streams each
-record into ``competitions``; ``competitions`` reports the catalog table as a whole, and an asset
+record into ``competitions``, through the shard steps of ``shards.py``; ``competitions`` reports the catalog table as a whole, and an asset
 check flags impossible records.
 
 Not partitioned, on purpose: the queue spans every 6-hour window, every IG profile and every
@@ -14,37 +14,30 @@ import dagster as dg
 
 from lomba_pipeline.catalog.conditions import EAGER_OR_RETRY
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS
-from lomba_pipeline.catalog.extraction.runner import build_extractor, run_extraction
+from lomba_pipeline.catalog.extraction.shards import (
+    collect_extraction,
+    extract_shard,
+    plan_extraction,
+)
 from lomba_pipeline.catalog.extraction.store import (
     ai_cost_per_day,
     catalog_fill_rates,
     impossible_records,
 )
-from lomba_pipeline.resources.ai import AiResource
-from lomba_pipeline.resources.object_store import ObjectStore
 from lomba_pipeline.resources.postgres import PostgresResource
 
 
-@dg.asset(
+@dg.graph_asset(
     group_name="extract",
-    deps=[dg.AssetKey("poster_images")],
+    ins={"poster_images": dg.AssetIn(dagster_type=dg.Nothing)},
     kinds={"python", "postgres"},
     automation_condition=EAGER_OR_RETRY,
     description="Caption → Zhipu text step → poster OCR (Mistral → Gemini) for still-empty key "
-    "fields, rules filling the rest; each record upserted into competitions when done.",
+    "fields, rules filling the rest; each record upserted into competitions when done. Fans "
+    "out into shards that claim items (one shard on one machine; several over Celery workers).",
 )
-def extracted_fields(
-    context: dg.AssetExecutionContext,
-    postgres: PostgresResource,
-    object_store: ObjectStore,
-    ai: AiResource,
-) -> dg.MaterializeResult:
-    extractor = build_extractor(ai.config(), ai.extraction_provider, object_store, ai.image_transfer)
-    summary = run_extraction(
-        postgres, extractor, workers=ai.concurrency, log=context.log, policy=ai.retry_policy()
-    )
-    context.log.info(summary.line())
-    return dg.MaterializeResult(metadata={**summary.metadata(), "summary_line": summary.line()})
+def extracted_fields(poster_images):
+    return collect_extraction(plan_extraction(poster_images).map(extract_shard).collect())
 
 
 CATALOG_FIELDS = tuple(name for name in DATA_FIELDS if name not in ("description",))

@@ -1,29 +1,40 @@
 """Drain the extraction queue: every pending raw item through the chain, concurrently, each
-record written to Postgres the moment it is finished (a crash loses only records in flight)."""
+record written to Postgres the moment it is finished (a crash loses only records in flight).
+
+Items are claimed one at a time (``claims.py``), so any number of drains (the shards of one run
+on several machines, or two overlapping runs) share the queue without taking the same item."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from lomba_pipeline.catalog.extraction.chain import Extractor, Outcome, Poster
+from lomba_pipeline.catalog.extraction.claims import (
+    DEFAULT_LEASE_SECONDS,
+    claim_next,
+    count_ready,
+    new_claimer,
+    release_claims_of_dead_local_processes,
+)
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS, KEY_FIELDS
 from lomba_pipeline.catalog.extraction.store import (
+    ClaimLost,
     item_from_row,
     mark_extracted,
-    pending_rows,
     write_outcome,
 )
 from lomba_pipeline.resources.ai import AiConfig, AiProviders, RetryPolicy, build_ai_providers
 
 AI_PROVIDERS = ("zhipu", "mistral", "gemini")
-EXTRACTION_LOCK = 0x6C6F6D6261  # pg advisory lock key: "lomba"
 REPORTED_FIELDS = ("title", "organizer", "start_date", "end_date", "event_start_date",
                    "categories", "levels", "fee_amount", "contact_phones", "registration_url",
                    "guidebook_url", "location", "is_competition")
@@ -47,7 +58,7 @@ class ExtractionSummary:
     filled: Counter = field(default_factory=Counter)  # field -> records with it filled
     rules_disagree: Counter = field(default_factory=Counter)  # field -> AI/rules mismatches
     wall_seconds: float = 0.0
-    busy: bool = False  # another run held the queue
+    busy: bool = False  # every ready item was claimed by another drain
 
     @property
     def ai_calls(self) -> int:
@@ -78,6 +89,31 @@ class ExtractionSummary:
             self.filled[name] += 1
         for name in outcome.mismatches:
             self.rules_disagree[name] += 1
+
+    _COUNTERS = ("statuses", "calls", "failed_calls", "outcomes", "filled", "rules_disagree")
+    _NUMBERS = ("pending", "extracted", "skipped_complete", "prompt_tokens", "completion_tokens",
+                "ocr_pages", "cost_usd", "left_for_review")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "wall_seconds": self.wall_seconds, "busy": self.busy,
+                **{name: getattr(self, name) for name in self._NUMBERS},
+                **{name: dict(getattr(self, name)) for name in self._COUNTERS}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExtractionSummary:
+        summary = cls(mode=data["mode"], wall_seconds=data["wall_seconds"], busy=data["busy"],
+                      **{name: data[name] for name in cls._NUMBERS})
+        for name in cls._COUNTERS:
+            setattr(summary, name, Counter(data[name]))
+        return summary
+
+    def merge(self, other: ExtractionSummary) -> None:
+        """Add another shard's counts (mode, pending, wall time and busy are the run's own)."""
+        for name in self._NUMBERS:
+            if name != "pending":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in self._COUNTERS:
+            getattr(self, name).update(getattr(other, name))
 
     def markdown(self) -> str:
         lines = ["| field | filled | rate |", "|---|---:|---:|"]
@@ -139,77 +175,147 @@ def run_extraction(
     log: logging.Logger | Any | None = None,
     policy: RetryPolicy | None = None,
     clock: Callable[[], dt.datetime] | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> ExtractionSummary:
-    """``policy``: the attempt cap and retry delays; ``clock``: now (injected by tests)."""
+    """Drain the queue in this process, as one shard (``lomba extract``, benches, tests).
+
+    ``policy``: the attempt cap and retry delays; ``clock``: now (injected by tests).
+    Another drain running at the same time (a scheduled run and `lomba run`, or the shards of
+    a run on other machines) is safe: each item is claimed by one of them."""
+    policy = policy or RetryPolicy()
+    clock = clock or (lambda: dt.datetime.now(dt.UTC))
+    as_of = clock()
+    with postgres.connection() as conn:
+        ready, claimed_elsewhere = count_ready(conn, policy, as_of, lease_seconds)
+    summary = drain_shard(postgres, extractor, claimer=new_claimer("local"), workers=workers,
+                          limit=limit, log=log, policy=policy, clock=clock,
+                          lease_seconds=lease_seconds, as_of=as_of)
+    summary.pending = min(ready, limit) if limit is not None else ready
+    summary.busy = summary.extracted == 0 and ready > 0 and claimed_elsewhere == ready
+    return summary
+
+
+def drain_shard(
+    postgres,
+    extractor: Extractor,
+    *,
+    claimer: str,
+    workers: int = 4,
+    limit: int | None = None,
+    log: logging.Logger | Any | None = None,
+    policy: RetryPolicy | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    report: Callable[[Any, ExtractionSummary], None] | None = None,
+    as_of: dt.datetime | None = None,
+) -> ExtractionSummary:
+    """Claim items one at a time on ``workers`` threads until none is left (or ``limit`` were
+    claimed); each record is written, with its claim released, as soon as it is done.
+
+    ``report(conn, summary)`` is called in each record's write transaction with the running
+    summary, so what a shard did survives the shard's machine. Readiness is judged ``as_of``
+    the run's start (default: now), so an item this run left for a retry "at the next run" is
+    not taken again by this one."""
     log = log or logging.getLogger("lomba.extract")
     policy = policy or RetryPolicy()
     clock = clock or (lambda: dt.datetime.now(dt.UTC))
+    as_of = as_of or clock()
     summary = ExtractionSummary(mode=extractor.mode)
-    # one drain at a time (a scheduled run and `lomba run` may overlap): a second one would pay
-    # for the same provider calls. A session lock dies with its process, so a crash frees it.
-    with postgres.connection() as lock_conn:
-        with lock_conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", (EXTRACTION_LOCK,))
-            if not cur.fetchone()[0]:
-                summary.busy = True
-                log.warning("extract: another extraction run holds the queue; nothing done")
-                return summary
-        try:
-            return _drain(postgres, extractor, summary, workers, limit, log, policy, clock)
-        finally:
-            with lock_conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (EXTRACTION_LOCK,))
-
-
-def _drain(postgres, extractor, summary, workers, limit, log, policy, clock) -> ExtractionSummary:
     started = time.monotonic()
-    with postgres.connection() as conn:
-        rows = pending_rows(conn, limit, policy, clock())
-    summary.pending = len(rows)
-    todo = []
-    for row in rows:
+    lock = threading.Lock()
+    claims_left = [limit]
+    # items this drain left queued for a retry: that retry belongs to a later run
+    retry_later: set[int] = set()
+    results: queue.Queue = queue.Queue()
+
+    def claim_one() -> dict | None:
+        with lock:
+            if claims_left[0] is not None:
+                if claims_left[0] <= 0:
+                    return None
+                claims_left[0] -= 1
+        with postgres.connection() as conn:
+            rows = claim_next(conn, claimer, 1, policy, as_of, lease_seconds,
+                              skip=sorted(retry_later))
+        return rows[0] if rows else None
+
+    def handle(row: dict):
         if row["complete"]:
             # the dedup contract: a complete record is never sent to a provider again
             with postgres.connection() as conn:
                 mark_extracted(conn, row["id"])
-            summary.skipped_complete += 1
-        else:
-            todo.append(row)
-
-    def work(row):
+                with lock:
+                    summary.skipped_complete += 1
+                    if report:
+                        report(conn, summary)
+            return None
         item = item_from_row(row)
         outcome = extractor.extract(item)
         with postgres.connection() as conn:  # streamed: committed before the next one starts
-            stored = write_outcome(conn, row, outcome, policy, clock())
-        return item, outcome, stored
-
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="extract") as pool:
-        futures = [pool.submit(work, row) for row in todo]
-        for future in as_completed(futures):
-            try:
-                item, outcome, stored = future.result()
-            except Exception as exc:  # a bug or a DB error on one record: the rest go on
-                summary.statuses["failed"] += 1
-                log.error(f"extract: record failed to store: {type(exc).__name__}: {exc}")
-                continue
-            summary.add(outcome)
+            stored = write_outcome(conn, row, outcome, policy, clock(), claimer=claimer)
             last_try = stored == "partial" and outcome.status == "failed"
-            summary.left_for_review += last_try
-            providers = ",".join(dict.fromkeys(a.provider for a in outcome.attempts))
-            empty = outcome.record.empty_fields(KEY_FIELDS)
-            message = (
-                f"extract [{item.source}] raw_item {item.raw_item_id}: {outcome.status} via "
-                f"{providers}; {len(outcome.record.filled_fields())}/{len(DATA_FIELDS)} fields"
-                + (f"; empty {', '.join(empty)}" if empty else "")
-                + (f"; error {outcome.error}" if outcome.error else "")
-                + ("; last attempt used, left partial for review" if last_try else "")
-                + (f"; rules disagree on {', '.join(outcome.mismatches)}"
-                   if outcome.mismatches else "")
-                + " → competitions upserted"
-            )
-            (log.warning if outcome.error else log.info)(message)
+            with lock:
+                if stored == "failed":
+                    retry_later.add(row["id"])
+                summary.add(outcome)
+                summary.left_for_review += last_try
+                if report:
+                    report(conn, summary)
+        return item, outcome, last_try
+
+    def loop() -> None:
+        while (row := claim_one()) is not None:
+            try:
+                results.put(("done", handle(row)))
+            except ClaimLost as exc:
+                results.put(("lost", exc))
+            except Exception as exc:  # a bug or a DB error on one record: the rest go on
+                results.put(("error", exc))
+
+    with postgres.connection() as conn:
+        freed = release_claims_of_dead_local_processes(conn)
+    if freed:
+        log.info(f"extract: {freed} item(s) claimed by a process of this host that is gone, "
+                 "taken again")
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="extract") as pool:
+        futures = [pool.submit(loop) for _ in range(max(1, workers))]
+        while True:
+            try:
+                kind, value = results.get(timeout=0.2)
+            except queue.Empty:
+                if all(f.done() for f in futures) and results.empty():
+                    break
+                continue
+            if kind == "done" and value is not None:
+                _log_record(log, *value)
+            elif kind == "lost":
+                log.warning(f"extract: {value}; its record is left to that shard")
+            elif kind == "error":
+                with lock:
+                    summary.statuses["failed"] += 1
+                log.error(f"extract: record failed to store: {type(value).__name__}: {value}")
+        for future in futures:
+            if future.exception() is not None:  # claiming itself failed (database gone)
+                exc = future.exception()
+                log.error(f"extract: a worker thread stopped: {type(exc).__name__}: {exc}")
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def _log_record(log, item, outcome: Outcome, last_try: bool) -> None:
+    providers = ",".join(dict.fromkeys(a.provider for a in outcome.attempts))
+    empty = outcome.record.empty_fields(KEY_FIELDS)
+    message = (
+        f"extract [{item.source}] raw_item {item.raw_item_id}: {outcome.status} via "
+        f"{providers}; {len(outcome.record.filled_fields())}/{len(DATA_FIELDS)} fields"
+        + (f"; empty {', '.join(empty)}" if empty else "")
+        + (f"; error {outcome.error}" if outcome.error else "")
+        + ("; last attempt used, left partial for review" if last_try else "")
+        + (f"; rules disagree on {', '.join(outcome.mismatches)}"
+           if outcome.mismatches else "")
+        + " → competitions upserted"
+    )
+    (log.warning if outcome.error else log.info)(message)
 
 
 def object_store_loader(object_store):

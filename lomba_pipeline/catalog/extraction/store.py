@@ -1,4 +1,5 @@
-"""SQL for extraction: what is pending, and the per-record write (record + ledger + flag)."""
+"""SQL for extraction: the per-record write (record + ledger + flag) and the catalog reports.
+What is pending and who works on it: ``claims.py``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from psycopg2.extras import Json, RealDictCursor
 
 from lomba_pipeline.catalog.extraction.chain import Item, Outcome, Poster
+from lomba_pipeline.catalog.extraction.claims import holds_claim
 from lomba_pipeline.catalog.extraction.record import DATA_FIELDS, CompetitionRecord
 from lomba_pipeline.catalog.review.duplicates import refresh_duplicate_candidates
 from lomba_pipeline.db.events import record_event
@@ -15,41 +17,7 @@ from lomba_pipeline.resources.ai import RetryPolicy
 
 AI_PROVIDERS = ("zhipu", "mistral", "gemini")
 
-_COMPLETE_SQL = """
-    c.organizer IS NOT NULL AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL
-    AND cardinality(c.categories) > 0 AND cardinality(c.levels) > 0
-"""
-
-PENDING_SQL = f"""
-SELECT r.id, r.source_kind, r.source_name, r.canonical_url, r.title, r.caption, r.posted_at,
-       r.hints, r.image_id, i.public_url, i.object_key, i.content_type, r.extraction_tries,
-       c.id AS competition_id, COALESCE({_COMPLETE_SQL}, false) AS complete
-  FROM raw_items r
-  LEFT JOIN images i ON i.id = r.image_id
-  LEFT JOIN competitions c ON c.raw_item_id = r.id
- WHERE r.needs_extraction
-   -- wait until the poster is settled (stored or refused): OCR may need it
-   AND (r.image_url IS NULL OR r.image_id IS NOT NULL OR r.image_error IS NOT NULL)
-   -- the cost ceiling: attempts left, and the wait after the last unfinished one is over
-   AND r.extraction_tries < %(max_tries)s
-   AND (r.extraction_next_at IS NULL OR r.extraction_next_at <= %(now)s)
- ORDER BY r.id
- LIMIT %(limit)s
-"""
-
 SOURCE_LABEL = {"web": "Web", "ig": "IG", "manual": "Manual"}
-
-
-def pending_rows(
-    conn, limit: int | None = None, policy: RetryPolicy | None = None,
-    now: dt.datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Items to extract now: queued, poster settled, attempts left, retry delay over."""
-    policy = policy or RetryPolicy()
-    with conn.cursor(cursor_factory=RealDictCursor) as cur:
-        cur.execute(PENDING_SQL, {"limit": limit, "max_tries": policy.max_attempts,
-                                  "now": now or dt.datetime.now(dt.UTC)})
-        return list(cur.fetchall())
 
 
 def item_from_row(row: dict[str, Any]) -> Item:
@@ -71,7 +39,12 @@ def item_from_row(row: dict[str, Any]) -> Item:
 
 def mark_extracted(conn, raw_item_id: int) -> None:
     with conn.cursor() as cur:
-        cur.execute("UPDATE raw_items SET needs_extraction = false WHERE id = %s", (raw_item_id,))
+        cur.execute("UPDATE raw_items SET needs_extraction = false, extraction_claimed_by = NULL, "
+                    "extraction_claimed_at = NULL WHERE id = %s", (raw_item_id,))
+
+
+class ClaimLost(Exception):
+    """The item's claim passed to another shard (this one was silent past the lease)."""
 
 
 def existing_record(conn, raw_item_id: int) -> CompetitionRecord | None:
@@ -111,12 +84,16 @@ def next_try(
 
 def write_outcome(
     conn, row: dict[str, Any], outcome: Outcome, policy: RetryPolicy | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, claimer: str | None = None,
 ) -> str:
     """One transaction per record: the upserted record, its ledger rows, the queue flag and the
-    retry bookkeeping. Returns the stored extraction status."""
+    retry bookkeeping, and the claim released. Returns the stored extraction status.
+
+    With ``claimer``, raises ``ClaimLost`` (writing nothing) unless that claim still holds."""
     policy = policy or RetryPolicy()
     now = now or dt.datetime.now(dt.UTC)
+    if claimer is not None and not holds_claim(conn, row["id"], claimer):
+        raise ClaimLost(f"raw_item {row['id']}: claimed by another shard meanwhile")
     status, tries, next_at, queued = next_try(row, outcome, policy, now)
     raw_item_id = row["id"]
     record = outcome.record
@@ -155,7 +132,8 @@ def write_outcome(
             )
         cur.execute(
             "UPDATE raw_items SET needs_extraction = %s, extraction_tries = %s, "
-            "extraction_next_at = %s WHERE id = %s",
+            "extraction_next_at = %s, extraction_claimed_by = NULL, extraction_claimed_at = NULL "
+            "WHERE id = %s",
             (queued, tries, next_at, raw_item_id),
         )
     # duplicate candidates are computed when a record is stored, for the review queue

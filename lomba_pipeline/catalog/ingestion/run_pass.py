@@ -165,7 +165,8 @@ def _failed_steps(result, nodes: list[str]) -> list[str]:
 
 def _failure(result, node: str) -> str | None:
     for event in result.all_events:
-        if event.is_step_failure and event.step_key == node:
+        # a graph-backed asset's steps are "node.op" (extracted_fields.extract_shard[1_of_1])
+        if event.is_step_failure and event.step_key.split(".")[0] == node:
             data = event.step_failure_data
             return data.error.message.strip() if data.error else "failed"
     return None

@@ -22,7 +22,7 @@ from lomba_pipeline.catalog.review.actions import ReviewError, load_record
 from lomba_pipeline.catalog.review.duplicates import refresh_duplicate_candidates
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.media.images import inspect_image
-from lomba_pipeline.resources.object_store import LocalObjectStore, ObjectStore, R2ObjectStore
+from lomba_pipeline.resources.object_store import LocalObjectStore, ObjectStore, is_r2
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def object_age_seconds(store: ObjectStore, key: str) -> float | None:
             return time.time() - (Path(store.root) / key).stat().st_mtime
         except FileNotFoundError:
             return None
-    if isinstance(store, R2ObjectStore):
+    if is_r2(store):
         head = store.s3.get_client().head_object(Bucket=store.bucket, Key=key)
         return (datetime.now(UTC) - head["LastModified"]).total_seconds()
     return None
