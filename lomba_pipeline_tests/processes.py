@@ -50,6 +50,12 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
+def dev_output(proc, tail: int = 3000) -> str:
+    """The last ``tail`` characters ``lomba dev`` wrote (for a failing test's message)."""
+    proc.output.seek(0)
+    return proc.output.read().decode(errors="replace")[-tail:]
+
+
 @contextmanager
 def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150,
               extra_args: tuple[str, ...] = ()):
@@ -63,12 +69,12 @@ def lomba_dev(port: int, env: dict | None = None, startup_seconds: float = 150,
         cwd=PROJECT_ROOT, env=env or os.environ.copy(), stdout=output,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
+    proc.output = output  # read by dev_output() in failure messages
     try:
         deadline = time.time() + startup_seconds
         while True:
             if proc.poll() is not None:
-                output.seek(0)
-                raise AssertionError(output.read().decode(errors="replace")[-3000:])
+                raise AssertionError(dev_output(proc))
             if time.time() > deadline:
                 raise AssertionError("the Dagster UI never answered /server_info")
             try:

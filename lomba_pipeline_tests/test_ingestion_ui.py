@@ -9,7 +9,7 @@ import pytest
 from lomba_pipeline.demo.content import make_blog_posts, make_events
 from lomba_pipeline.demo.site import SyntheticSite, now_utc
 from lomba_pipeline_tests.conftest import free_port
-from lomba_pipeline_tests.processes import graphql, launch_chromium, lomba_dev
+from lomba_pipeline_tests.processes import dev_output, graphql, launch_chromium, lomba_dev
 
 WINDOWS = ["2026-11-02-00:00", "2026-11-02-06:00"]
 
@@ -72,7 +72,7 @@ def run_failures(port: int) -> list:
 def wait_for_ui(proc, port: int, seconds: float = 150) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
-        assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
+        assert proc.poll() is None, dev_output(proc)
         try:
             data = graphql(port, "{ workspaceOrError { __typename } }")
             if data["workspaceOrError"]["__typename"] == "Workspace":
