@@ -190,7 +190,11 @@ class OutboundPolicy:
             raise OutboundRefused(str(url)[:200], "not a valid URL") from None
         if parsed.scheme not in SCHEMES:
             raise OutboundRefused(str(url)[:200], f"only http(s) is fetched, not {parsed.scheme!r}")
-        if not parsed.host:
+        try:
+            host = parsed.host  # decodes punycode: "xn--" labels that are not valid IDNA fail
+        except UnicodeError:
+            raise OutboundRefused(str(url)[:200], "the host is not a valid domain name") from None
+        if not host:
             raise OutboundRefused(str(url)[:200], "the URL has no host")
         if parsed.userinfo:
             raise OutboundRefused(str(url)[:200], "credentials in a URL are not fetched")
