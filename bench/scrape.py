@@ -184,7 +184,8 @@ def production_rounds(args, bases: dict[str, str]) -> None:
             bound = (pages - 1) * delay
             print(
                 f"  {kind:24s} {pages:4d} pages  wall {wall:7.2f} s  ideal bound {bound:7.2f} s"
-                f"  wall/bound {wall / bound:.3f}  304s {passes[0].not_modified:3d}"
+                f"  wall/bound {f'{wall / bound:.3f}' if bound else '  n/a'}"
+                f"  304s {passes[0].not_modified:3d}"
                 f"  bodies {statistics.median(p.body_bytes for p in passes) / 1024:7.1f} KiB"
                 f"  crawler CPU {statistics.median(p.cpu for p in passes):5.2f} s"
                 f"  list pages not read {passes[0].list_pages_not_read:3d}"
