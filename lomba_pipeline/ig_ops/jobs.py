@@ -39,6 +39,15 @@ IG_RETRY = dg.RetryPolicy(
 )
 
 
+def _lane_gateway(context, postgres, ig_ops, ig_clock) -> tuple[str, object | None]:
+    """The run's account and its Instagram gateway; ``None`` (logged) while it cools down."""
+    account = _account(context)
+    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    if gateway is None:
+        context.log.warning(f"{account}: in cooldown; lane paused")
+    return account, gateway
+
+
 def _account(context) -> str:
     account = context.run.tags.get(ACCOUNT_TAG) or (
         context.partition_key if context.has_partition_key else None
@@ -53,10 +62,8 @@ def reconcile_sending(
     context, postgres: PostgresResource, ig_ops: InstagramOpsResource, ig_clock: IgClock
 ) -> None:
     """Close replies/DMs left in ``sending`` by a crash (see lanes.reconcile)."""
-    account = _account(context)
-    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    account, gateway = _lane_gateway(context, postgres, ig_ops, ig_clock)
     if gateway is None:
-        context.log.warning(f"{account}: in cooldown; lane paused")
         return
     result = lanes.reconcile(postgres, gateway, account, ig_clock.now())
     context.add_output_metadata(result.as_metadata())
@@ -75,10 +82,8 @@ def plan_replies(
     Replies come from the active spec's keyword rules; when the spec turns ``llm_drafts`` on and
     a Zhipu key is configured, items no rule matches get an LLM draft that waits for approval.
     """
-    account = _account(context)
-    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    account, gateway = _lane_gateway(context, postgres, ig_ops, ig_clock)
     if gateway is None:
-        context.log.warning(f"{account}: in cooldown; lane paused")
         return
     version, spec = lanes.current_spec(postgres)
     drafter, composer = llm_drafter(ai, spec)
@@ -100,10 +105,8 @@ def send_replies(
     object_store: ObjectStore,
 ) -> None:
     """Send planned and approved actions (approved posts included) and record the outcome."""
-    account = _account(context)
-    gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, ig_clock.now())
+    account, gateway = _lane_gateway(context, postgres, ig_ops, ig_clock)
     if gateway is None:
-        context.log.warning(f"{account}: in cooldown; lane paused")
         return
     result = lanes.send_planned(postgres, gateway, account, ig_clock.now(), object_store)
     context.log.info(f"send {account}: {result.as_metadata()}")
