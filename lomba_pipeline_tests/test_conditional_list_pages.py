@@ -23,14 +23,17 @@ KATALOG_PAGES = ["/katalog?page=1", "/katalog?page=2", "/katalog?page=3", "/kata
 
 
 def sources_file(tmp_path, site) -> object:
+    """Every list page asked on every pass (``stop_after_known_pages: 0``): these tests are about
+    how each page is asked; stopping at a known listing is test_incremental_listing's."""
     path = tmp_path / "sources.yaml"
     path.write_text(
         f"""
 crawl: {{per_host_delay_seconds: 0, max_request_retries: 0, request_timeout_seconds: 5}}
 web:
-  - {{name: infolomba, type: infolomba, base_url: "{site.url}"}}
+  - {{name: infolomba, type: infolomba, base_url: "{site.url}", stop_after_known_pages: 0}}
   - name: katalog
     type: generic
+    stop_after_known_pages: 0
     list_urls: ["{site.url}/katalog?page=1"]
     item: article.lomba-card
     title: "h2.judul a::text"

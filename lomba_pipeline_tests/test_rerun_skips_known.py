@@ -16,12 +16,15 @@ MORE = "POST /load-event-2"
 
 
 def config_for(tmp_path, site, infolomba: str = ""):
+    """Every load-more page read on every pass (``stop_after_known_pages: 0``): these tests are
+    about what is done with each card; stopping at a known listing is test_incremental_listing's."""
     path = tmp_path / "sources.yaml"
     path.write_text(
         f"""
 crawl: {{per_host_delay_seconds: 0, max_request_retries: 0, request_timeout_seconds: 5}}
 web:
-  - {{name: infolomba, type: infolomba, base_url: "{site.url}"{infolomba}}}
+  - {{name: infolomba, type: infolomba, base_url: "{site.url}",
+      stop_after_known_pages: 0{infolomba}}}
 """
     )
     return load_sources(path)

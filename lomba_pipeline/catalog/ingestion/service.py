@@ -72,6 +72,9 @@ class SourceReport:
     details_skipped: int = 0  # detail pages not fetched: known complete item, same card
     not_modified: int = 0  # feeds and list pages answered "304 Not Modified"
     stopped_early: list[str] = field(default_factory=list)  # budgets that cut the source short
+    full_listing: bool = False  # the daily full listing: every list page read
+    listing_known: list[str] = field(default_factory=list)  # stopped: the listing was known
+    list_pages_not_read: int = 0  # list pages that stop left unread (at least)
     errors: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict:
@@ -85,6 +88,9 @@ class SourceReport:
             "details_skipped": self.details_skipped,
             "not_modified": self.not_modified,
             "stopped_early": "; ".join(self.stopped_early),
+            "full_listing": self.full_listing,
+            "listing_known": "; ".join(self.listing_known),
+            "list_pages_not_read": self.list_pages_not_read,
             "errors": len(self.errors),
         }
 
@@ -171,6 +177,11 @@ def ingest_web(
         report.details_skipped = outcome.details_skipped
         report.not_modified = outcome.not_modified
         report.stopped_early = list(outcome.stopped_early)
+        report.full_listing = outcome.full_listing
+        report.listing_known = list(outcome.listing_known)
+        report.list_pages_not_read = outcome.list_pages_not_read
+        for reason in outcome.listing_known:
+            log(f"[Web] {source.name}: {reason}")
         if outcome.details_skipped:
             log(
                 f"[Web] {source.name}: {outcome.details_skipped} detail pages not fetched "

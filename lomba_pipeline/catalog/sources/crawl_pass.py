@@ -16,6 +16,12 @@ item with an unchanged card keeps its card and skips its detail, an incomplete o
 fetched again from its detail URL. Nothing is skipped because the page was not re-read. The
 remembered cards are used only while the source's entry and the parsers are the ones that read
 them (``_read_with``); after a change of selectors the page is read in full again.
+
+Incremental listings: catalogs list newest first, so a pass stops following a source's "next" /
+load-more once ``stop_after_known_pages`` list pages in a row held only known cards (each a
+complete record whose card hash is unchanged: no new, changed or incomplete item). Edits deeper
+in a listing are caught by the daily full listing (``full_listing_due``), which ignores the rule;
+``stop_after_known_pages: 0`` reads every page on every pass.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 from lomba_pipeline.catalog.sources.items import ScrapedItem, canonical_url, card_hash
 
@@ -35,6 +43,11 @@ ENTRY, DETAIL, PAGE = "entry", "detail", "page"
 
 # bump when a parser's output for the same page changes: remembered list cards are re-read
 PARSERS_VERSION = 1
+
+# the daily full listing: a pass whose ``now`` (its window's end) falls in these first hours of a
+# Jakarta day, i.e. the schedule's midnight tick (one of its four six-hour windows a day)
+FULL_LISTING_TZ = ZoneInfo("Asia/Jakarta")
+FULL_LISTING_HOURS = 6
 
 # no "br": Brotli answers need an extra decoder (domain notes, infolomba.id)
 BASE_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "id,en;q=0.8"}
@@ -56,6 +69,10 @@ class SourceOutcome:
     skipped: str | None = None  # why the source was not attempted
     stopped_early: list[str] = field(default_factory=list)  # budgets that cut this source short
     not_requested: int = 0  # requests dropped because the pass deadline had passed
+    full_listing: bool = False  # the daily full listing: every list page read, known or not
+    # the listing was known (not a budget): where following it stopped, and why
+    listing_known: list[str] = field(default_factory=list)
+    list_pages_not_read: int = 0  # list pages left unread by that stop (at least this many)
 
     @property
     def status(self) -> str:
@@ -93,9 +110,15 @@ class CrawlPass:
         known_details: dict[str, str] | None = None,
         validators: dict[str, dict] | None = None,
         clock: Clock = time.monotonic,
+        full_listing: bool | None = None,
     ):
+        """``full_listing``: read every list page whatever ``stop_after_known_pages`` says
+        (None: decided on ``now``, see ``full_listing_due``)."""
         self.by_name = {s.name: s for s in sources}
-        self.outcomes = {s.name: SourceOutcome(s.name) for s in sources}
+        self.full_listing = full_listing_due(now) if full_listing is None else full_listing
+        self.outcomes = {
+            s.name: SourceOutcome(s.name, full_listing=self.full_listing) for s in sources
+        }
         self.now = now
         self.known = known_details or {}
         self.validators = validators or {}
@@ -155,13 +178,17 @@ class CrawlPass:
                 )
         return requests, new
 
-    def _detail_known(self, result: SourceOutcome, source, listing: dict) -> bool:
-        """A known complete item with an unchanged card: keep the card, skip the detail."""
+    def card_known(self, listing: dict) -> bool:
+        """The card of a known complete item, unchanged since it was stored."""
         try:
             key = canonical_url(listing["url"])
         except ValueError:
             return False
-        if self.known.get(key) != card_hash(listing):
+        return self.known.get(key) == card_hash(listing)
+
+    def _detail_known(self, result: SourceOutcome, source, listing: dict) -> bool:
+        """A known complete item with an unchanged card: keep the card, skip the detail."""
+        if not self.card_known(listing):
             return False
         result.details_skipped += 1
         result.items.append(item_of(source, listing))
@@ -243,6 +270,40 @@ class CrawlPass:
         self.remember(ctx, url, page)
         return page
 
+    # -- incremental listing -------------------------------------------------------------------
+    def known_run(self, ctx, listings: list[dict]) -> int:
+        """How many list pages in a row, ending with this one, held only known cards (the count
+        so far rides in the page request's ``user_data``); an empty page breaks the run."""
+        if listings and all(self.card_known(listing) for listing in listings):
+            return ctx.request.user_data.get("known_run", 0) + 1
+        return 0
+
+    def listing_known(self, ctx, run: int, where: str, not_read: Callable[[], int]) -> bool:
+        """True when the source's listing need not be followed past ``where``: ``run`` known
+        pages reached its ``stop_after_known_pages``, and this is not the daily full listing.
+        Said on the outcome, with ``not_read()`` (list pages known to follow, at least 1)."""
+        limit = getattr(self.source(ctx), "stop_after_known_pages", 0)
+        if self.full_listing or not limit or run < limit:
+            return False
+        result = self.outcome(ctx)
+        skipped = max(1, not_read())
+        result.list_pages_not_read += skipped
+        result.listing_known.append(
+            f"listing known: stopped after {where} ({run} list pages in a row with no new, "
+            f"changed or incomplete card); at least {skipped} list pages not read"
+        )
+        return True
+
+    def remembered_pages_after(self, url: str, next_link: str | None, limit: int) -> int:
+        """How many list pages follow ``url`` as the remembered pages (``validators``) chain
+        them, at most ``limit``: what a stop leaves unread, as far as the last pass knew."""
+        count, link = 0, next_link
+        while link and count < limit:
+            url = urljoin(url, link.strip())
+            count += 1
+            link = ((self.validators.get(url) or {}).get("page") or {}).get("next_link")
+        return count
+
     # -- time budget ---------------------------------------------------------------------------
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -277,6 +338,12 @@ class CrawlPass:
                     f"pass deadline of {self.pass_timeout_seconds:.0f} s reached: "
                     f"{result.not_requested} requests not made",
                 )
+
+
+def full_listing_due(now: datetime) -> bool:
+    """Whether a pass at ``now`` reads every list page: the first pass of each Jakarta day (the
+    window ending at midnight WIB), so edits deep in a listing wait at most a day."""
+    return now.astimezone(FULL_LISTING_TZ).hour < FULL_LISTING_HOURS
 
 
 def _read_with(source) -> str:

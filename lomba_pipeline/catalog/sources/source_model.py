@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _NAME = re.compile(r"^[A-Za-z0-9._\-]{1,60}$")
 
@@ -25,3 +25,11 @@ class WebSourceBase(StrictModel):
         if not _NAME.match(value):
             raise ValueError(f"{value!r}: use letters, digits, '.', '_' or '-' (max 60)")
         return value
+
+
+class PagedListing(StrictModel):
+    """A listing read page after page, newest first (``crawl_pass``: incremental listings)."""
+
+    # a pass stops following the listing after this many list pages in a row held only known
+    # complete, unchanged cards (the daily full listing reads on); 0 = read every page every pass
+    stop_after_known_pages: int = Field(1, ge=0, le=1000)

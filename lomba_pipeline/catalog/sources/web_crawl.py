@@ -16,6 +16,9 @@ Budgets are read on ``clock`` (monotonic seconds, injectable): a source's load-m
 the pass deadline, after which no further request goes out; the cards of details not fetched
 are kept (marked incomplete, so the next pass reads them) and the source's ``stopped_early``
 says why. A wall-clock backstop still cancels a pass stuck inside one request.
+
+A paged listing stops being followed once it is known (``crawl_pass``: incremental listings),
+except on the daily full listing (``full_listing``; None: decided on ``now``).
 """
 
 from __future__ import annotations
@@ -69,12 +72,13 @@ def crawl_web(
     known_details: dict[str, str] | None = None,
     validators: dict[str, dict] | None = None,
     clock: Clock = time.monotonic,
+    full_listing: bool | None = None,
 ) -> dict[str, SourceOutcome]:
     """Blocking entry point (runs its own event loop, in a thread if one is already running).
     Every request goes through ``outbound`` (default: the strict policy, no internal hosts).
     ``known_details``: canonical URL -> card hash of items whose detail need not be re-read;
     ``validators``: URL -> what it answered with last time (``crawl_pass``)."""
-    args = (sources, crawl, now, outbound, known_details, validators, clock)
+    args = (sources, crawl, now, outbound, known_details, validators, clock, full_listing)
     try:
         asyncio.get_running_loop()
         in_loop = True
@@ -101,6 +105,7 @@ async def crawl_web_async(
     known_details: dict[str, str] | None = None,
     validators: dict[str, dict] | None = None,
     clock: Clock = time.monotonic,
+    full_listing: bool | None = None,
 ) -> dict[str, SourceOutcome]:
     from crawlee import ConcurrencySettings
     from crawlee.crawlers import ParselCrawler
@@ -112,7 +117,7 @@ async def crawl_web_async(
     from lomba_pipeline.catalog.sources.crawl_client import OutboundHttpClient
 
     state = CrawlPass(
-        sources, now, crawl.pass_timeout_seconds, known_details, validators, clock
+        sources, now, crawl.pass_timeout_seconds, known_details, validators, clock, full_listing
     )
     if not sources:
         return state.outcomes

@@ -2,7 +2,8 @@
 
 List pages are GETs followed through the configured "next" link up to ``max_pages``; each may be
 asked conditionally (``CrawlPass.read_list_page``), so a 304 stands in with the cards and the
-next link the page held last time.
+next link the page held last time. A re-run stops following "next" once the listing is known
+(``stop_after_known_pages``, see ``crawl_pass``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from lomba_pipeline.catalog.sources import parsers
 from lomba_pipeline.catalog.sources.crawl_pass import BASE_HEADERS, ENTRY, PAGE, CrawlPass, ListPage
 from lomba_pipeline.catalog.sources.items import BadLink, checked_link
 from lomba_pipeline.catalog.sources.sites.base import SiteType
-from lomba_pipeline.catalog.sources.source_model import StrictModel, WebSourceBase
+from lomba_pipeline.catalog.sources.source_model import (
+    PagedListing,
+    StrictModel,
+    WebSourceBase,
+)
 
 LIST, DETAIL = "generic:list", "generic:detail"
 
@@ -28,7 +33,7 @@ class GenericDetailSelectors(StrictModel):
     fields: dict[str, str] = {}
 
 
-class GenericSource(WebSourceBase):
+class GenericSource(PagedListing, WebSourceBase):
     """Any server-rendered catalog: list/detail CSS selectors from config, no code."""
 
     type: Literal["generic"]
@@ -44,14 +49,18 @@ class GenericSource(WebSourceBase):
     detail: GenericDetailSelectors | None = None
 
 
-def _list_request(crawl: CrawlPass, source: GenericSource, url: str, depth: int):
+def _list_request(
+    crawl: CrawlPass, source: GenericSource, url: str, depth: int, known_run: int = 0
+):
     from crawlee import Request
 
     return Request.from_url(
         url,
         headers={**BASE_HEADERS, **crawl.conditional_headers(url, list_page_of=source)},
         label=LIST,
-        user_data=crawl.user_data(source, ENTRY if depth == 1 else PAGE, page=depth),
+        user_data=crawl.user_data(
+            source, ENTRY if depth == 1 else PAGE, page=depth, known_run=known_run
+        ),
     )
 
 
@@ -92,6 +101,16 @@ async def on_list(crawl: CrawlPass, ctx) -> None:
     depth = ctx.request.user_data.get("page", 1)
     if not page.next_link or depth >= source.max_pages:
         return
+    run = crawl.known_run(ctx, page.listings)
+    if crawl.listing_known(
+        ctx,
+        run,
+        f"list page {depth} ({ctx.request.url})",
+        lambda: crawl.remembered_pages_after(
+            ctx.request.url, page.next_link, source.max_pages - depth
+        ),
+    ):
+        return
     try:
         next_url = checked_link(urljoin(ctx.request.url, page.next_link.strip()))
     except (BadLink, ValueError) as exc:
@@ -99,7 +118,7 @@ async def on_list(crawl: CrawlPass, ctx) -> None:
         return
     await ctx.add_requests(
         crawl.request_or_skip(
-            ctx, lambda: _list_request(crawl, source, next_url, depth + 1), next_url
+            ctx, lambda: _list_request(crawl, source, next_url, depth + 1, run), next_url
         )
     )
 

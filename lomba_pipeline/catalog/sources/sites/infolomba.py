@@ -3,7 +3,9 @@
 Load-more pages are followed one after another until a page adds no card this pass has not
 seen, the optional page cap, or the source's time budget (``load_more_seconds``). The list page
 is a GET and may be asked conditionally (``CrawlPass.read_list_page``); load-more pages are POSTs,
-which HTTP never answers "304 Not Modified" (RFC 9110 §13.1.2), so they are always read.
+which HTTP never answers "304 Not Modified" (RFC 9110 §13.1.2), so they are always read. A
+re-run asks no further load-more page once the listing is known (``stop_after_known_pages``,
+see ``crawl_pass``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from lomba_pipeline.catalog.sources.crawl_pass import (
     base_url,
 )
 from lomba_pipeline.catalog.sources.sites.base import SiteType
-from lomba_pipeline.catalog.sources.source_model import WebSourceBase
+from lomba_pipeline.catalog.sources.source_model import PagedListing, WebSourceBase
 
 AJAX_HEADERS = {
     "X-Requested-With": "XMLHttpRequest",
@@ -32,7 +34,7 @@ AJAX_HEADERS = {
 LIST, MORE, DETAIL = "infolomba:list", "infolomba:more", "infolomba:detail"
 
 
-class InfolombaSource(WebSourceBase):
+class InfolombaSource(PagedListing, WebSourceBase):
     """infolomba.id: SSR list, ``POST /load-event-2`` pages, ``POST /load-details`` detail."""
 
     type: Literal["infolomba"]
@@ -88,13 +90,17 @@ async def _take(crawl: CrawlPass, ctx, page: ListPage, where: str) -> int:
     return new
 
 
-async def _follow_load_more(crawl: CrawlPass, ctx, number: int) -> None:
+async def _follow_load_more(crawl: CrawlPass, ctx, number: int, known_run: int) -> None:
     """Ask for load-more page ``number`` next (ahead of queued details, so the listing is found
-    first), unless the page cap or the source's time budget says stop."""
+    first), unless the page cap, a known listing (``known_run`` known pages so far) or the
+    source's time budget says stop."""
     from crawlee import Request
 
     source = crawl.source(ctx)
     if source.load_more_pages is not None and number > source.load_more_pages:
+        return
+    where = "the list page" if number == 1 else f"load-more page {number - 1}"
+    if crawl.listing_known(ctx, known_run, where, lambda: 1):
         return
     if crawl.elapsed() > source.load_more_seconds:
         crawl.stop_early(
@@ -120,7 +126,7 @@ async def _follow_load_more(crawl: CrawlPass, ctx, number: int) -> None:
             payload=urlencode(form).encode(),
             label=MORE,
             unique_key=f"{source.name}:more:{number}",
-            user_data=crawl.user_data(source, PAGE, page=number),
+            user_data=crawl.user_data(source, PAGE, page=number, known_run=known_run),
         ),
         f"load-more page {number}",
     ):
@@ -134,9 +140,11 @@ async def on_list(crawl: CrawlPass, ctx) -> None:
         ctx, lambda html: ListPage(*parsers.infolomba_cards(html, base_url(source),
                                                             source.include_past))
     )
+    run = 0
     if page is not None:
         await _take(crawl, ctx, page, "list")
-    await _follow_load_more(crawl, ctx, 1)
+        run = crawl.known_run(ctx, page.listings)
+    await _follow_load_more(crawl, ctx, 1, run)
 
 
 async def on_more(crawl: CrawlPass, ctx) -> None:
@@ -152,7 +160,7 @@ async def on_more(crawl: CrawlPass, ctx) -> None:
     cards = ListPage(*parsers.infolomba_cards(html, base_url(source), source.include_past))
     # the site's own end: a page that adds no card this pass has not seen
     if await _take(crawl, ctx, cards, where):
-        await _follow_load_more(crawl, ctx, number + 1)
+        await _follow_load_more(crawl, ctx, number + 1, crawl.known_run(ctx, cards.listings))
 
 
 async def on_detail(crawl: CrawlPass, ctx) -> None:
