@@ -55,23 +55,27 @@ def broker(tmp_path_factory, deploy_settings, s3_endpoint):
     })
     wait_until(lambda: "Ready to accept connections" in redis.log.read_text(), 20,
                "redis-server", redis)
-    # deploy/celery.yaml as shipped, except that a lost worker's step is handed out again
-    # after 8 s instead of an hour
+    # workers read deploy/celery.yaml as shipped; the lost-worker test's workers hand a lost
+    # worker's step out again after 8 s instead of an hour (with 8 s for every test, a shard
+    # slowed by a loaded machine would be handed out twice although no worker was lost)
+    shipped, fast = work / "celery.yaml", work / "celery-fast-redelivery.yaml"
+    shipped.write_text(yaml.safe_dump({"execution": {"config": celery_config()}}))
     config = celery_config()
     config["config_source"]["broker_transport_options"].update(
         {"visibility_timeout": 8, "unacked_restore_interval": 1, "unacked_restore_throttle": 1})
-    celery_file = work / "celery.yaml"
-    celery_file.write_text(yaml.safe_dump({"execution": {"config": config}}))
+    fast.write_text(yaml.safe_dump({"execution": {"config": config}}))
     try:
-        yield {"env": env, "work": work, "celery_file": celery_file}
+        yield {"env": env, "work": work, "celery_file": shipped, "fast_redelivery_file": fast}
     finally:
         redis.stop()
 
 
-def start_worker(broker, name: str, queues: tuple[str, ...], extra_env=None) -> Process:
+def start_worker(broker, name: str, queues: tuple[str, ...], extra_env=None, *,
+                 fast_redelivery: bool = False) -> Process:
+    config = broker["fast_redelivery_file" if fast_redelivery else "celery_file"]
     worker = Process(
         f"worker-{name}-{uuid.uuid4().hex[:4]}",
-        processes.celery_worker(name, queues, broker["celery_file"]),
+        processes.celery_worker(name, queues, config),
         {**broker["env"], **(extra_env or {})}, broker["work"], PROJECT_ROOT,
     ).start()
     wait_until(lambda: f"{name}@" in worker.log.read_text() and " ready." in
@@ -304,8 +308,8 @@ def test_a_worker_killed_mid_run_loses_no_item_and_duplicates_none(broker, postg
     queue_items(postgres)
     with FakeAiProviders(latency_seconds=0.15) as fake:
         env = providers_env(fake)
-        w1 = start_worker(broker, "w1", ("dagster", "instagram"), env)
-        w2 = start_worker(broker, "w2", ("dagster",), env)
+        w1 = start_worker(broker, "w1", ("dagster", "instagram"), env, fast_redelivery=True)
+        w2 = start_worker(broker, "w2", ("dagster",), env, fast_redelivery=True)
         try:
             run = start_extraction(broker, env)
 
