@@ -24,7 +24,7 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value.strip()
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int | None) -> int | None:
     raw = _env(name)
     if raw is None:
         return default
@@ -34,7 +34,7 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float | None) -> float | None:
     raw = _env(name)
     if raw is None:
         return default
@@ -44,7 +44,7 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
-def _env_floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+def _env_floats(name: str, default: tuple[float, ...] | None) -> tuple[float, ...] | None:
     raw = _env(name)
     if raw is None:
         return default
@@ -68,7 +68,7 @@ def _env_prices(name: str) -> dict[str, float]:
                          '{"gemini_input_per_mtok": 0.3}') from None
 
 
-def _env_bool(name: str, default: bool) -> bool:
+def _env_bool(name: str, default: bool | None) -> bool | None:
     raw = _env(name)
     if raw is None:
         return default
@@ -262,6 +262,20 @@ def _local_secret(path: Path, make) -> str:
     return path.read_text().strip()
 
 
+def _section(cls, **values):
+    """A settings section from the variables that are set; the rest keep the section's defaults
+    (written once, on the dataclass)."""
+    return cls(**{name: value for name, value in values.items() if value is not None})
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value is not None else None
+
+
+def _times(factor: int, value: int | None) -> int | None:
+    return factor * value if value is not None else None
+
+
 def load_settings() -> Settings:
     home = Path(_env("LOMBA_HOME", str(PROJECT_ROOT / ".lomba"))).resolve()
     r2 = None
@@ -287,8 +301,8 @@ def load_settings() -> Settings:
             bucket=_env("LOMBA_R2_BUCKET"),
             public_base_url=_env("LOMBA_R2_PUBLIC_BASE_URL").rstrip("/"),
         )
-    admin_host = _env("LOMBA_ADMIN_HOST", "127.0.0.1")
-    admin_port = _env_int("LOMBA_ADMIN_PORT", 8040)
+    admin_host = _env("LOMBA_ADMIN_HOST", AdminSettings.host)
+    admin_port = _env_int("LOMBA_ADMIN_PORT", AdminSettings.port)
     return Settings(
         home=home,
         config_dir=Path(_env("LOMBA_CONFIG_DIR", str(PROJECT_ROOT / "config"))).resolve(),
@@ -306,63 +320,65 @@ def load_settings() -> Settings:
                 "LOMBA_PUBLIC_MEDIA_URL", f"http://{admin_host}:{admin_port}/media"
             ).rstrip("/"),
         ),
-        admin=AdminSettings(
+        admin=_section(
+            AdminSettings,
             host=admin_host,
             port=admin_port,
             secret_key_env=_env("LOMBA_ADMIN_SECRET_KEY"),
-            cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", False),
+            cookie_secure=_env_bool("LOMBA_ADMIN_COOKIE_SECURE", None),
             trusted_proxies=_env_networks("LOMBA_ADMIN_TRUSTED_PROXIES"),
-            session_idle_seconds=60 * _env_int("LOMBA_ADMIN_SESSION_IDLE_MINUTES", 120),
-            session_max_seconds=3600 * _env_int("LOMBA_ADMIN_SESSION_MAX_HOURS", 12),
+            session_idle_seconds=_times(60, _env_int("LOMBA_ADMIN_SESSION_IDLE_MINUTES", None)),
+            session_max_seconds=_times(3600, _env_int("LOMBA_ADMIN_SESSION_MAX_HOURS", None)),
             catalog_api_token=_env("LOMBA_CATALOG_API_TOKEN"),
         ),
-        ai=AiSettings(
+        ai=_section(
+            AiSettings,
             zhipu_api_key=_env("ZHIPUAI_API_KEY"),
             zhipu_base_url=_env("LOMBA_ZHIPU_BASE_URL"),
-            zhipu_model=_env("LOMBA_ZHIPU_MODEL", "glm-4-flash"),
+            zhipu_model=_env("LOMBA_ZHIPU_MODEL"),
             mistral_api_key=_env("MISTRAL_API_KEY"),
             mistral_base_url=_env("LOMBA_MISTRAL_BASE_URL"),
-            mistral_ocr_model=_env("LOMBA_MISTRAL_OCR_MODEL", "mistral-ocr-latest"),
+            mistral_ocr_model=_env("LOMBA_MISTRAL_OCR_MODEL"),
             gemini_api_key=_env("GEMINI_API_KEY"),
             gemini_base_url=_env("LOMBA_GEMINI_BASE_URL"),
-            gemini_model=_env("LOMBA_GEMINI_MODEL", "gemini-2.5-flash"),
-            timeout_seconds=_env_float("LOMBA_AI_TIMEOUT_SECONDS", 60.0),
-            max_attempts=_env_int("LOMBA_AI_MAX_ATTEMPTS", 4),
-            backoff_seconds=_env_float("LOMBA_AI_BACKOFF_SECONDS", 1.0),
-            concurrency=_env_int("LOMBA_AI_CONCURRENCY", 4),
-            requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", 60),
-            image_transfer=_env("LOMBA_AI_IMAGE_TRANSFER", "auto").lower(),
+            gemini_model=_env("LOMBA_GEMINI_MODEL"),
+            timeout_seconds=_env_float("LOMBA_AI_TIMEOUT_SECONDS", None),
+            max_attempts=_env_int("LOMBA_AI_MAX_ATTEMPTS", None),
+            backoff_seconds=_env_float("LOMBA_AI_BACKOFF_SECONDS", None),
+            concurrency=_env_int("LOMBA_AI_CONCURRENCY", None),
+            requests_per_minute=_env_int("LOMBA_AI_REQUESTS_PER_MINUTE", None),
+            image_transfer=_lower(_env("LOMBA_AI_IMAGE_TRANSFER")),
             prices=_env_prices("LOMBA_AI_PRICES"),
         ),
-        extraction=ExtractionSettings(
-            provider=_env("LOMBA_EXTRACTION_PROVIDER", "auto").lower(),
-            max_attempts=_env_int("LOMBA_EXTRACTION_MAX_ATTEMPTS", 3),
-            retry_delays_hours=_env_floats(
-                "LOMBA_EXTRACTION_RETRY_DELAYS_HOURS", (0.0, 24.0, 72.0)
-            ),
+        extraction=_section(
+            ExtractionSettings,
+            provider=_lower(_env("LOMBA_EXTRACTION_PROVIDER")),
+            max_attempts=_env_int("LOMBA_EXTRACTION_MAX_ATTEMPTS", None),
+            retry_delays_hours=_env_floats("LOMBA_EXTRACTION_RETRY_DELAYS_HOURS", None),
         ),
-        whatsapp=WhatsAppSettings(
+        whatsapp=_section(
+            WhatsAppSettings,
             waha_url=_env("LOMBA_WAHA_URL"),
             waha_api_key=_env("LOMBA_WAHA_API_KEY"),
-            waha_session=_env("LOMBA_WAHA_SESSION", "default"),
+            waha_session=_env("LOMBA_WAHA_SESSION"),
             channel_id=_env("LOMBA_WA_CHANNEL_ID"),
             review_group_id=_env("LOMBA_WA_REVIEW_GROUP_ID"),
             admin_group_id=_env("LOMBA_WA_ADMIN_GROUP_ID"),
-            notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", False),
+            notify_review_group=_env_bool("LOMBA_WA_NOTIFY_REVIEW_GROUP", None),
         ),
-        instagram=InstagramSettings(
+        instagram=_section(
+            InstagramSettings,
             api_base_url=_env("LOMBA_IG_API_BASE_URL"),
-            request_delay_seconds=_env_float("LOMBA_IG_REQUEST_DELAY_SECONDS", 1.0),
-            graph_api_base_url=_env(
-                "LOMBA_IG_GRAPH_API_BASE_URL", "https://graph.instagram.com/v21.0"
-            ),
+            request_delay_seconds=_env_float("LOMBA_IG_REQUEST_DELAY_SECONDS", None),
+            graph_api_base_url=_env("LOMBA_IG_GRAPH_API_BASE_URL"),
             scraper_username=_env("LOMBA_IG_SCRAPER_USERNAME"),
             scraper_password=_env("LOMBA_IG_SCRAPER_PASSWORD"),
             scraper_sessionid=_env("LOMBA_IG_SCRAPER_SESSIONID"),
         ),
-        fetch=FetchSettings(
+        fetch=_section(
+            FetchSettings,
             allow_hosts=_env("LOMBA_FETCH_ALLOW_HOSTS"),
-            deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", 20.0),
+            deadline_seconds=_env_float("LOMBA_FETCH_DEADLINE_SECONDS", None),
         ),
     )
 

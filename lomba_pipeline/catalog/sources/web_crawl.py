@@ -64,34 +64,16 @@ class _HostPacer:
             await asyncio.sleep(start - now)
 
 
-def crawl_web(
-    sources: list,
-    crawl: CrawlSettings,
-    now: datetime,
-    outbound: OutboundPolicy | None = None,
-    known_details: dict[str, str] | None = None,
-    validators: dict[str, dict] | None = None,
-    clock: Clock = time.monotonic,
-    full_listing: bool | None = None,
-) -> dict[str, SourceOutcome]:
-    """Blocking entry point (runs its own event loop, in a thread if one is already running).
-    Every request goes through ``outbound`` (default: the strict policy, no internal hosts).
-    ``known_details``: canonical URL -> card hash of items whose detail need not be re-read;
-    ``validators``: URL -> what it answered with last time (``crawl_pass``)."""
-    args = (sources, crawl, now, outbound, known_details, validators, clock, full_listing)
+def crawl_web(*args, **kwargs) -> dict[str, SourceOutcome]:
+    """``crawl_web_async`` (same arguments) for blocking callers: it runs on its own event loop,
+    in a thread of its own if this thread already runs one."""
+    coroutine = crawl_web_async(*args, **kwargs)
     try:
         asyncio.get_running_loop()
-        in_loop = True
     except RuntimeError:
-        in_loop = False
-    if not in_loop:
-        return asyncio.run(crawl_web_async(*args))
+        return asyncio.run(coroutine)
     result: dict = {}
-
-    def target():
-        result["value"] = asyncio.run(crawl_web_async(*args))
-
-    thread = threading.Thread(target=target)
+    thread = threading.Thread(target=lambda: result.update(value=asyncio.run(coroutine)))
     thread.start()
     thread.join()
     return result["value"]
@@ -107,6 +89,9 @@ async def crawl_web_async(
     clock: Clock = time.monotonic,
     full_listing: bool | None = None,
 ) -> dict[str, SourceOutcome]:
+    """Crawl ``sources``; every request goes through ``outbound`` (default: the strict policy, no
+    internal hosts). ``known_details``: canonical URL -> card hash of items whose detail need not
+    be re-read; ``validators``: URL -> what it answered with last time (``crawl_pass``)."""
     from crawlee import ConcurrencySettings
     from crawlee.crawlers import ParselCrawler
     from crawlee.errors import ContextPipelineInterruptedError
