@@ -2,14 +2,15 @@
 
 By default, THROUGH THE DAEMON at production settings: ``lomba dev`` (webserver, daemon, run
 queue, run workers), the shipped ``config/ig_spec.yaml`` (its pause between actions and its
-sensor call budget), instagrapi's production pacing (``LOMBA_IG_REQUEST_DELAY_SECONDS`` = 1 s
-before each request plus a random 1-3 s), the strict fake Instagram with ``--latency`` per
-request. First the idle phase: the Instagram calls the reply sensor makes per account per hour
+sensor call budget), the production pacing (``LOMBA_IG_REQUEST_DELAY_SECONDS`` = 1 s:
+consecutive requests of an account 1 s + a random 1-3 s apart), the strict fake Instagram with
+``--latency`` per request. First the idle phase: the Instagram calls the reply sensor makes per account per hour
 while nothing happens. Then ``--comments`` comments across ``--accounts`` accounts arrive at
 random moments over ``--spread`` seconds, and each one's comment-arrives -> reply-sent latency
 is taken from the fake's own clock. Prints median and p95 (goal p95 <= 45 s) beside the ideal
-bound for those settings (the sensor's read pattern plus the run's sequential calls, without
-Dagster's launch overhead).
+bound for those settings (the sensor's read timetable plus the run's calls and pacing, without
+Dagster's launch overhead), and where the time went (waiting for the sensor, the run queue and
+launch, the run itself).
 
     .venv/bin/python bench/reply_lane.py [--accounts 10] [--comments 20] [--idle 180]
 
@@ -99,18 +100,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def ideal_latency(spec, per_call: float, run_calls: int) -> tuple[float, float]:
-    """Median and p95 of comment -> reply without Dagster overhead: the wait for the next
-    activity-feed read (reads every slot, every dm_inbox_every-th one is the DM inbox instead),
-    that read, and the run's sequential calls."""
-    slot = spec.watch.seconds_between_checks
-    every = spec.watch.dm_inbox_every
-    gaps = [slot] * (every - 2) + [2 * slot]  # between activity reads, over one period
-    # an arrival lands in a gap with probability gap/period and waits uniformly within it
-    waits = []
-    for gap in gaps:
-        waits += [gap * (i + 0.5) / 1000 for i in range(1000)] * round(gap)
-    fixed = per_call * (1 + run_calls)
+def ideal_latency(spec, latency: float, delay: float) -> tuple[float, float]:
+    """Median and p95 of comment -> reply without Dagster overhead: the wait for the account's
+    next activity-feed read (evenly spaced), that read, then the run's two calls (the notified
+    post's comments page, the reply) with the pacer's gap between them (mean 3 x delay)."""
+    gap = spec.watch.seconds_between_feed_reads
+    waits = [gap * (i + 0.5) / 1000 for i in range(1000)]  # arrivals uniform within a gap
+    fixed = 3 * latency + 3 * delay
     return statistics.median(waits) + fixed, percentile(waits, 0.95) + fixed
 
 
@@ -133,10 +129,11 @@ def run_daemon(args, url: str, dagster_url: str, home: Path) -> None:
                       fake_latency_seconds=args.latency) as world:
         fake = world.fake
         print(f"lomba dev up in {time.monotonic() - started:.0f} s; "
-              f"{len(accounts)} accounts, request delay {args.request_delay:g} s (+ random "
-              f"{args.request_delay:g}-{3 * args.request_delay:g} s), fake latency "
+              f"{len(accounts)} accounts, requests of an account {args.request_delay:g} s + "
+              f"random {args.request_delay:g}-{3 * args.request_delay:g} s apart, fake latency "
               f"{args.latency * 1000:.0f} ms, min gap {spec.budget.min_seconds_between_actions:g}"
-              f" s, sensor budget {spec.watch.checks_per_account_per_hour} reads/account/h")
+              f" s, sensor budget {spec.watch.checks_per_account_per_hour} reads/account/h (1 in "
+              f"{spec.watch.dm_inbox_every} the DM inbox)")
         # the first look at each account logs it in (session stored): not part of idle
         wait_until(lambda: all(
             any(c.headers.get("ig-u-ds-user-id") == uid(a) and "/news/inbox/" in c.path
@@ -173,19 +170,40 @@ def run_daemon(args, url: str, dagster_url: str, home: Path) -> None:
         latencies = [fake.replies_to(c)[0].created - created[c] for c in comments]
         duplicates = sum(len(fake.replies_to(c)) > 1 for c in comments)
         runs = world.runs(pipelineName="ig_reply_job")
-        per_call = args.request_delay * 3 + args.latency  # 1x fixed + mean of 1-3x random
-        ideal_median, ideal_p95 = ideal_latency(spec, per_call, run_calls=4)
+        ideal_median, ideal_p95 = ideal_latency(spec, args.latency, args.request_delay)
         print(f"  {len(comments)} comments across {len(accounts)} accounts over "
               f"{args.spread:.0f} s: comment -> reply median {statistics.median(latencies):.1f}"
               f" s, p95 {percentile(latencies, 0.95):.1f} s, max {max(latencies):.1f} s "
               f"(goal p95 <= 45 s); duplicates {duplicates}; reply runs {len(runs)}")
-        print(f"  ideal for these settings (read pattern + 1 sensor read + 4 run calls x "
-              f"{per_call:.1f} s, no launch overhead): median {ideal_median:.1f} s, "
+        print(f"  ideal for these settings (feed read every "
+              f"{spec.watch.seconds_between_feed_reads:g} s + the read + 2 run calls + the "
+              f"pacer's gap, no launch overhead): median {ideal_median:.1f} s, "
               f"p95 {ideal_p95:.1f} s")
+        segments = [where_time_went(c, created[c], fake.replies_to(c)[0].created, runs,
+                                    uid_of={uid(a): a for a in accounts}, fake=fake)
+                    for c in comments]
+        for name, values in zip(("comment -> run created (wait for the read, the read)",
+                                 "run created -> started (queue, launch)",
+                                 "run started -> reply sent (2 calls, pacing)"),
+                                zip(*segments, strict=True), strict=True):
+            print(f"    {name}: median {statistics.median(values):.1f} s, "
+                  f"p95 {percentile(list(values), 0.95):.1f} s")
         durations = [r["endTime"] - r["startTime"] for r in runs if r["endTime"]]
         if durations:
             print(f"  reply run start -> end: median {statistics.median(durations):.1f} s, "
                   f"max {max(durations):.1f} s")
+
+
+def where_time_went(comment_pk, arrived, replied, runs, uid_of, fake):
+    """(comment -> run created, created -> started, started -> reply) for the run that sent
+    the reply: the last run of the comment's account created before the reply."""
+    media = next(m for m in fake.media.values() if any(c.pk == comment_pk for c in m.comments))
+    account = uid_of[media.owner_pk]
+    run = max((r for r in runs if r["tags"].get("ig/account") == account
+               and r["creationTime"] <= replied and r["startTime"]),
+              key=lambda r: r["creationTime"])
+    return (run["creationTime"] - arrived, run["startTime"] - run["creationTime"],
+            replied - run["startTime"])
 
 
 def run_fast(args, postgres, home: Path) -> None:

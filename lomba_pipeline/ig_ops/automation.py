@@ -83,8 +83,9 @@ def missed_posts(postgres, accounts, now: datetime) -> list[dg.RunRequest]:
     return requests
 
 
-# the sensor may tick this often: the spec's call budget (not the tick) bounds Instagram reads
-SENSOR_TICK_SECONDS = 15
+# the sensor may tick this often (the daemon's sensor loop runs every 5 s at best): the spec's
+# call budget, not the tick, bounds Instagram reads; a short tick keeps reads on their timetable
+SENSOR_TICK_SECONDS = 5
 
 
 def build_reply_sensor(reply_job: dg.JobDefinition, post_job: dg.JobDefinition):
@@ -135,7 +136,7 @@ def reply_tick(context, postgres, ig_ops, ig_clock):
 
     def check(account):
         state = states.setdefault(account.account_id, watch.WatchState())
-        why = watch.check_account(
+        work = watch.check_account(
             postgres,
             lambda a: lanes.open_gateway(postgres, ig_ops, a, now),
             account.account_id,
@@ -143,7 +144,7 @@ def reply_tick(context, postgres, ig_ops, ig_clock):
             spec,
             state,
         )
-        return account, why
+        return account, work
 
     found = []
     if accounts:
@@ -155,14 +156,15 @@ def reply_tick(context, postgres, ig_ops, ig_clock):
         dg.RunRequest(
             job_name=ig_reply_job.name,
             run_key=f"reply:{a.account_id}:{stamp}",
+            run_config=work.run_config(),
             tags={ACCOUNT_TAG: a.account_id},
         )
-        for a, why in found
-        if why
+        for a, work in found
+        if work
     ]
-    for a, why in found:
-        if why:
-            context.log.info(f"{a.account_id}: {why}")
+    for a, work in found:
+        if work:
+            context.log.info(f"{a.account_id}: {work.why}")
     return requests or dg.SkipReason("no new comments, DMs or approved actions")
 
 

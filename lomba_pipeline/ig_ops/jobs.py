@@ -5,11 +5,10 @@ Every op that calls Instagram has a RetryPolicy (exponential backoff + jitter) a
 per account at a time.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg
+from pydantic import Field
 
 from lomba_pipeline.db.events import record_event
 from lomba_pipeline.distributed.processes import INSTAGRAM_QUEUE
@@ -69,9 +68,20 @@ def reconcile_sending(
     context.add_output_metadata(result.as_metadata())
 
 
+class LookAt(dg.Config):
+    """What ``plan_replies`` reads. The defaults (a run launched by hand): the comments of the
+    recent media and the DM inbox. The reply sensor narrows it to what its own read saw."""
+
+    comments_on: list[str] | None = Field(
+        default=None, description="only these media's comments (None: every recent media)"
+    )
+    dms: bool = Field(default=True, description="read the unread DMs")
+
+
 @dg.op(retry_policy=IG_RETRY, pool=POOL, tags=IG_QUEUE, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
 def plan_replies(
     context,
+    config: LookAt,
     postgres: PostgresResource,
     ig_ops: InstagramOpsResource,
     ig_clock: IgClock,
@@ -90,7 +100,10 @@ def plan_replies(
     (context.log.warning if spec.llm_drafts and drafter is None else context.log.info)(
         f"plan {account} (spec v{version}): {composer}"
     )
-    result = lanes.plan_replies(postgres, gateway, account, ig_clock.now(), drafter=drafter)
+    result = lanes.plan_replies(
+        postgres, gateway, account, ig_clock.now(), drafter=drafter,
+        comments_on=config.comments_on, dms=config.dms,
+    )
     context.log.info(f"plan {account}: {result.as_metadata()}")
     result.raise_if_retry_needed()
     context.add_output_metadata({"composer": composer, **result.as_metadata()})

@@ -300,9 +300,15 @@ def plan_replies(
     now: datetime,
     *,
     drafter: ReplyDrafter | None = None,
+    comments_on: list[str] | None = None,
+    dms: bool = True,
 ) -> LaneResult:
     """Read new comments and unread DMs, compose replies, record them as planned actions (or
-    awaiting approval). Never the account's own comments, never twice (idempotency keys)."""
+    awaiting approval). Never the account's own comments, never twice (idempotency keys).
+
+    ``comments_on``: None reads the comments of the recent media whose count moved; a list
+    (the media the sensor saw notified) reads those media only, skipping the media feed.
+    ``dms`` False skips the DM inbox (the sensor's read showed comments, not DMs)."""
     version, spec = current_spec(postgres)
     run = Planning(
         postgres, gateway, account_id, now, version, spec, drafter,
@@ -310,8 +316,11 @@ def plan_replies(
     )
     if cooled(postgres, account_id, now, run.result):
         return run.result
-    plan_new_comments(run)
-    if not run.result.paused and not run.budget.exhausted:
+    if comments_on is None:
+        plan_new_comments(run)
+    else:
+        plan_notified_comments(run, comments_on)
+    if dms and not run.result.paused and not run.budget.exhausted:
         plan_unread_dms(run)
     return run.result
 
@@ -332,21 +341,48 @@ def plan_new_comments(run: Planning) -> None:
         count, newest = seen.get(item.pk, (0, None))
         if count == item.comment_count:
             continue  # the count is only a hint: any change (new, deleted, reply) is a look
-        comments = run.read(None, run.gateway.comments, item.pk, newer_than=newest)
-        if comments is None:
-            continue
-        planned, handled = plan_comments_of(run, item.pk, comments, newest)
-        looked_at_all = not comments or handled == comments[-1].pk
-        with run.postgres.connection() as conn:
-            # our replies will raise the count: count them in so they don't look new; a count
-            # left stale (not everything looked at) makes the next run look again
-            store.set_watermark(
-                conn,
-                run.account_id,
-                item.pk,
-                item.comment_count + planned if looked_at_all else -1,
-                handled,
+        looked = plan_comments_past(run, item.pk, newest)
+        if looked is not None:
+            planned, handled, looked_at_all = looked
+            # our replies will raise the count: count them in so they don't look new
+            set_comment_watermark(
+                run, item.pk, item.comment_count + planned if looked_at_all else -1, handled
             )
+
+
+def plan_notified_comments(run: Planning, media_pks: list[str]) -> None:
+    """The comments past the watermark of the media the activity feed named, without reading
+    the media feed. The media's comment count is not read here: the stored one stays, and
+    a later full look (``plan_new_comments``) finds it moved and looks once more."""
+    with run.postgres.connection() as conn:
+        seen = store.watermarks(conn, run.account_id)
+    for pk in media_pks:
+        if run.result.paused or run.budget.exhausted:
+            break
+        count, newest = seen.get(pk, (0, None))
+        looked = plan_comments_past(run, pk, newest)
+        if looked is not None:
+            _planned, handled, looked_at_all = looked
+            set_comment_watermark(run, pk, max(count, 0) if looked_at_all else -1, handled)
+
+
+def plan_comments_past(
+    run: Planning, media_pk: str, newest: str | None
+) -> tuple[int, str | None, bool] | None:
+    """Read and plan one media's comments newer than ``newest``: (replies planned, newest
+    comment looked at, whether every new comment was looked at), or None when the read failed."""
+    comments = run.read(None, run.gateway.comments, media_pk, newer_than=newest)
+    if comments is None:
+        return None
+    planned, handled = plan_comments_of(run, media_pk, comments, newest)
+    return planned, handled, not comments or handled == comments[-1].pk
+
+
+def set_comment_watermark(run: Planning, media_pk: str, count: int, handled: str | None) -> None:
+    """A count of -1 (not everything looked at: run budget, LLM draft to retry) makes the
+    sensor launch another run."""
+    with run.postgres.connection() as conn:
+        store.set_watermark(conn, run.account_id, media_pk, count, handled)
 
 
 def plan_comments_of(

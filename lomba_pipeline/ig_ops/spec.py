@@ -42,15 +42,22 @@ class ActionBudget(Strict):
 
 class WatchSpec(Strict):
     """What the reply sensor may spend on Instagram to notice new work: one cheap read per
-    account per check (the activity feed for comments, or one page of the DM inbox), at most
-    ``checks_per_account_per_hour`` (evenly spaced); everything else happens inside the run."""
+    account per check, at most ``checks_per_account_per_hour``; everything else happens inside
+    the run. One check in ``dm_inbox_every`` reads the DM inbox, the others the activity feed
+    (comments). Each kind is evenly spaced on its own, so a comment never waits two slots
+    because the DM inbox took one; the DM reads fall halfway between two feed reads."""
 
     checks_per_account_per_hour: int = Field(120, ge=1, le=720)
-    dm_inbox_every: int = Field(3, ge=2, le=60)  # every Nth check reads the DM inbox
+    dm_inbox_every: int = Field(6, ge=2, le=60)  # one check in N reads the DM inbox
 
     @property
-    def seconds_between_checks(self) -> float:
-        return 3600 / self.checks_per_account_per_hour
+    def seconds_between_feed_reads(self) -> float:
+        per_hour = self.checks_per_account_per_hour * (self.dm_inbox_every - 1)
+        return 3600 * self.dm_inbox_every / per_hour
+
+    @property
+    def seconds_between_dm_reads(self) -> float:
+        return 3600 * self.dm_inbox_every / self.checks_per_account_per_hour
 
 
 class LaneSpec(Strict):

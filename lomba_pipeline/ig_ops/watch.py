@@ -1,20 +1,28 @@
 """What the reply sensor looks at to decide that an account has work: Postgres first (free),
-then at most one cheap Instagram read per account per check, within the spec's call budget.
+then at most one cheap Instagram read per account per tick, within the spec's call budget.
 
-The cheap reads alternate per account: the activity feed (``news/inbox``: a notification per
-comment someone left on the account's media) on most checks, one page of unread DM threads on
-every ``dm_inbox_every``-th. Checks are spaced by the spec's ``checks_per_account_per_hour``:
-the hour is cut into equal slots and an account is read at most once per slot, however often
-the sensor ticks. Paging through comments, reading threads and replying happen in the run.
+Two kinds of cheap read, each on its own evenly spaced timetable (``WatchSpec``): the activity
+feed (``news/inbox``: a notification per comment someone left on the account's media) every
+``seconds_between_feed_reads``, one page of unread DM threads every
+``seconds_between_dm_reads``, halfway between two feed reads. Each account's timetable is
+shifted by a fixed fraction of the feed interval (from its id), so ten accounts are read a few
+at a time instead of all in one tick. However often the sensor ticks, an account is read at
+most once per slot of each kind.
 
-The per-account state (last slot, number of checks, newest activity already acted on, whether
-the account was paused at the last tick) lives in the sensor's cursor.
+What a read saw goes to the run (``Work.run_config``): the media with new comments, or the DM
+inbox, so the run reads only that instead of the recent media and the inbox again. Paging
+through comments, reading threads and replying happen in the run.
+
+The per-account state (last slot of each kind, newest activity already acted on, whether the
+account was paused at the last tick) lives in the sensor's cursor.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import math
+import zlib
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from lomba_pipeline.ig_ops import store
@@ -24,14 +32,29 @@ from lomba_pipeline.resources.instagram_ops import InstagramCallFailed
 
 @dataclass
 class WatchState:
-    slot: int | None = None  # the last slot in which Instagram was read for the account
-    checks: int = 0  # reads so far: picks the activity feed or the DM inbox
+    feed_slot: int | None = None  # the last slot in which the activity feed was read
+    dm_slot: int | None = None  # the last slot in which the DM inbox was read
     activity_seen: float = 0.0  # Instagram timestamp of the newest notification acted on
     paused: bool = False  # stopped or cooling down at the last tick
 
-    def next_read(self, spec: LaneSpec) -> str:
-        every = spec.watch.dm_inbox_every
-        return "dms" if self.checks % every == every - 1 else "comments"
+
+@dataclass(frozen=True)
+class Work:
+    """Why the account gets a run, and what the run needs to look at.
+
+    ``comments_on`` None: the comments of every recent media; a list: only those media.
+    ``dms``: whether the run reads the DM inbox. The default is a full look."""
+
+    why: str
+    comments_on: list[str] | None = None
+    dms: bool = True
+    seen: list[str] = field(default_factory=list)  # notified comment ids, for the log
+
+    def run_config(self) -> dict:
+        if self.comments_on is None and self.dms:
+            return {}  # the op's defaults: a full look
+        return {"ops": {"plan_replies": {"config": {
+            "comments_on": self.comments_on, "dms": self.dms}}}}
 
 
 def load_states(cursor: str | None) -> dict[str, WatchState]:
@@ -53,8 +76,30 @@ def dump_states(states: dict[str, WatchState]) -> str:
     return json.dumps({a: asdict(s) for a, s in sorted(states.items())}, sort_keys=True)
 
 
-def slot_of(now: datetime, spec: LaneSpec) -> int:
-    return int(now.timestamp() // spec.watch.seconds_between_checks)
+def account_phase(account_id: str, spec: LaneSpec) -> float:
+    """A fixed shift of the account's timetable within one feed interval (stable across
+    processes: crc32, not Python's salted hash)."""
+    return (zlib.crc32(account_id.encode()) % 1000) / 1000 * spec.watch.seconds_between_feed_reads
+
+
+def slots_of(account_id: str, now: datetime, spec: LaneSpec) -> tuple[int, int]:
+    """The account's current feed slot and DM slot."""
+    feed, dms = spec.watch.seconds_between_feed_reads, spec.watch.seconds_between_dm_reads
+    t = now.timestamp() - account_phase(account_id, spec)
+    return math.floor(t / feed), math.floor((t - feed / 2) / dms)
+
+
+def read_due(account_id: str, now: datetime, spec: LaneSpec, state: WatchState) -> str | None:
+    """The read whose slot has turned ("comments" first, then "dms"), marked spent; or None.
+    One read per tick: a DM read due at the same tick as a feed read waits for the next."""
+    feed_slot, dm_slot = slots_of(account_id, now, spec)
+    if state.feed_slot != feed_slot:
+        state.feed_slot = feed_slot
+        return "comments"
+    if state.dm_slot != dm_slot:
+        state.dm_slot = dm_slot
+        return "dms"
+    return None
 
 
 def postgres_work(conn, account_id: str, now: datetime, spec: LaneSpec) -> str | None:
@@ -78,8 +123,8 @@ def postgres_work(conn, account_id: str, now: datetime, spec: LaneSpec) -> str |
 
 def check_account(
     postgres, gateway_factory, account_id: str, now: datetime, spec: LaneSpec, state: WatchState
-) -> str | None:
-    """A reason to launch a reply run for the account now, or None; updates ``state``."""
+) -> Work | None:
+    """The work to launch a reply run for now, or None; updates ``state``."""
     with postgres.connection() as conn:
         if store.stopped(conn, account_id) or store.in_cooldown(conn, account_id, now):
             state.paused = True
@@ -87,27 +132,26 @@ def check_account(
         if state.paused:
             # whatever arrived during the pause (or failed before it) gets a look now
             state.paused = False
-            return "a look after the pause"
+            return Work("a look after the pause")
         found = postgres_work(conn, account_id, now, spec)
         if found:
-            return found
-        slot = slot_of(now, spec)
-        if state.slot == slot:
+            return Work(found)
+        read = read_due(account_id, now, spec, state)
+        if read is None:
             return None  # this slot's Instagram read was spent
         seen = store.watermarks(conn, account_id)
-    read = state.next_read(spec)
-    state.slot, state.checks = slot, state.checks + 1
     try:
         gateway = gateway_factory(account_id)
         if read == "dms":
             return _unanswered_dms(postgres, account_id, gateway.unread_dm_page())
         return _new_comments(gateway.comment_activity(), seen, state)
     except InstagramCallFailed as exc:
-        return f"check failed ({exc.operation}): the run records it"
+        return Work(f"check failed ({exc.operation}): the run records it")
 
 
-def _new_comments(notices, seen: dict, state: WatchState) -> str | None:
-    """Notifications newer than the last acted on, of comments past the media's watermark."""
+def _new_comments(notices, seen: dict, state: WatchState) -> Work | None:
+    """Notifications newer than the last acted on, of comments past the media's watermark:
+    a run that reads the comments of those media only."""
     fresh = [
         n
         for n in notices
@@ -118,14 +162,17 @@ def _new_comments(notices, seen: dict, state: WatchState) -> str | None:
     if notices:
         # a notification triggers one look at most (a threaded reply stays past the watermark)
         state.activity_seen = max(state.activity_seen, max(n.at for n in notices))
-    return "new comments" if fresh else None
+    if not fresh:
+        return None
+    media = sorted({n.media_pk for n in fresh})
+    return Work("new comments", comments_on=media, dms=False, seen=[n.comment_pk for n in fresh])
 
 
-def _unanswered_dms(postgres, account_id: str, unread) -> str | None:
+def _unanswered_dms(postgres, account_id: str, unread) -> Work | None:
     # a DM already answered, rejected or waiting for approval stays "unread": skip it
     with postgres.connection() as conn:
         for m in unread:
             key = f"dm_reply:{account_id}:{m.thread_id}:{m.item_id}"
             if not store.action_exists(conn, key):
-                return "unread DMs"
+                return Work("unread DMs", comments_on=[], dms=True)
     return None

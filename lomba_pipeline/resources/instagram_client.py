@@ -80,33 +80,42 @@ def _redirect(client, adapter: _RedirectAdapter) -> None:
 class InstagramSessions:
     """Clients per username, their sessions stored encrypted in ``ig_sessions``."""
 
-    def __init__(self, postgres, box: SecretBox, options: ClientOptions):
+    def __init__(
+        self, postgres, box: SecretBox, options: ClientOptions, pacing_seconds: float = 0.0
+    ):
         self.postgres = postgres
         self.box = box
         self.options = options
+        self.pacing_seconds = pacing_seconds  # > 0: requests take turns (RequestPacer)
 
     @classmethod
     def for_pipeline(
         cls, postgres, box: SecretBox, *, api_base_url: str | None, request_delay_seconds: float
     ) -> "InstagramSessions":
-        """Sessions encrypted with the project's key; a random 1-3x pause between requests."""
-        delay = request_delay_seconds
+        """Sessions encrypted with the project's key. Consecutive requests of an account are
+        ``delay`` + a random 1-3x ``delay`` apart, across processes (``RequestPacer``), instead
+        of instagrapi sleeping that long before every request of its own process."""
         return cls(
             postgres,
             box,
-            ClientOptions(
-                api_base_url=api_base_url,
-                request_delay_seconds=delay,
-                delay_range=(delay, delay * 3) if delay > 0 else None,
-            ),
+            ClientOptions(api_base_url=api_base_url, request_delay_seconds=0, delay_range=None),
+            pacing_seconds=request_delay_seconds,
         )
+
+    def _client(self, username: str, stored_settings: dict | None):
+        client = build_client(self.options, stored_settings)
+        if self.pacing_seconds > 0:
+            from lomba_pipeline.resources.instagram_pacing import RequestPacer, pace
+
+            pace(client, RequestPacer(self.postgres, username, self.pacing_seconds))
+        return client
 
     def client_for(self, username: str, credentials: "Credentials | None" = None):
         """A client for ``username``: the stored session, else a fresh login."""
         with self.postgres.connection() as conn:
             stored = load_session(conn, self.box, username)
         if stored is not None:
-            return build_client(self.options, stored)
+            return self._client(username, stored)
         if credentials is None or not (credentials.password or credentials.sessionid):
             raise InstagramNotConfigured(
                 f"no Instagram session stored for {username!r} and no credentials configured"
@@ -121,7 +130,7 @@ class InstagramSessions:
         """
         stored = {"uuids": previous.get_settings().get("uuids", {})} if previous else None
         # same device as before: Instagram distrusts a new device on every login
-        client = build_client(self.options, stored)
+        client = self._client(username, stored)
         try:
             if credentials.sessionid:
                 client.login_by_sessionid(credentials.sessionid)

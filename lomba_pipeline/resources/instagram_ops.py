@@ -345,13 +345,13 @@ class InstagrapiOpsGateway(InstagramOpsGateway):
         for story in (body.get("new_stories") or []) + (body.get("old_stories") or []):
             args = story.get("args") or {}
             comment = args.get("comment_id") or next(iter(args.get("comment_ids") or []), None)
-            media = next(iter(args.get("media") or []), {}).get("id")
-            if comment and media:  # likes, follows, ... are no work for the reply lane
-                notices.append(
-                    CommentNotice(
-                        str(media).split("_")[0], str(comment), float(args.get("timestamp") or 0)
-                    )
-                )
+            media = str(next(iter(args.get("media") or []), {}).get("id") or "")
+            media_pk, _, owner = media.partition("_")
+            if not (comment and media_pk):
+                continue  # likes, follows, ... are no work for the reply lane
+            if owner and owner != self.user_pk:
+                continue  # a mention under someone else's post: not the account's to answer
+            notices.append(CommentNotice(media_pk, str(comment), float(args.get("timestamp") or 0)))
         return notices
 
     def _unanswered(self, threads) -> list[IgMessage]:

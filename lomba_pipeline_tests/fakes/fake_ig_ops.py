@@ -20,6 +20,8 @@ As strict as instagrapi 3.2.2 and the private API it talks to (read from the ins
   own), newest first, one page of ``activity_page_size``: ``new_stories`` after the account's
   ``last_checked`` mark, ``old_stories`` before it; ``mark_as_seen`` moves the mark, as the app
   does when a person opens the heart tab; ``counts.comments`` counts the new comment stories;
+  a comment on someone else's media that mentions ``@<username>`` is a mention story there
+  (its media id ``<pk>_<owner>`` names the other owner);
 - sessions are checked: a revoked session id (``expire_session``) gets 403 ``login_required`` on
   every endpoint, also on the ``users/<pk>/info/`` check of ``login_by_sessionid``;
 - password login runs instagrapi 3.2.2's own flow (``mixins/auth.py::login``, ``bloks.py``,
@@ -465,22 +467,23 @@ class FakeIgOps(HttpFake):
     def activity(self, call):
         """The account's notifications: comments others left on its media, newest first."""
         caller = self._caller(call)
+        mention = f"@{self.users.get(caller, caller)}".casefold()
         with self._state:
             stories = sorted(
                 (
                     (c, m)
                     for m in self.media.values()
-                    if m.owner_pk == caller
                     for c in m.comments
                     if c.user_pk != caller
+                    and (m.owner_pk == caller or mention in c.text.casefold())
                 ),
                 key=lambda cm: (cm[0].created, int(cm[0].pk)),
                 reverse=True,
             )
             seen = self.activity_seen.get(caller, 0.0)
             page = stories[: self.activity_page_size]
-            new = [self._story(c, m) for c, m in page if c.created > seen]
-            old = [self._story(c, m) for c, m in page if c.created <= seen]
+            new = [self._story(c, m, caller) for c, m in page if c.created > seen]
+            old = [self._story(c, m, caller) for c, m in page if c.created <= seen]
             if call.query.get("mark_as_seen") in ("True", "true", "1"):
                 self.activity_seen[caller] = time.time()
         counts = dict.fromkeys(
@@ -498,11 +501,14 @@ class FakeIgOps(HttpFake):
             "status": "ok",
         }
 
-    def _story(self, c: FakeComment, media: FakeMedia) -> dict:
+    def _story(self, c: FakeComment, media: FakeMedia, caller: str) -> dict:
+        on_own_media = media.owner_pk == caller
         verb = "replied" if c.replied_to else "commented"
+        if not on_own_media:
+            verb = "mentioned you in a comment"
         return {
-            "story_type": 12,
-            "notif_name": "comment",
+            "story_type": 12 if on_own_media else 66,
+            "notif_name": "comment" if on_own_media else "comment_mention",
             "type": 1,
             "pk": f"story{c.pk}",
             "args": {

@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 
 from lomba_pipeline.definitions import build_definitions
-from lomba_pipeline.ig_ops.automation import ig_reply_sensor
+from lomba_pipeline.ig_ops.automation import SENSOR_TICK_SECONDS, ig_reply_sensor
+from lomba_pipeline.ig_ops.lanes import current_spec
 from lomba_pipeline.ig_ops.report_asset import all_accounts_posted, ig_report_job, nightly_ig_report
 from lomba_pipeline.ig_ops.report_numbers import summary_text
 from lomba_pipeline.ig_ops.store import cooldown_status, decide_approval, list_pending_approvals
@@ -50,17 +51,18 @@ def sensor_tick(world, now) -> list[str]:
         if request.job_name == "ig_post_job":
             assert world.run_post(account, now).success
         else:
-            world.run_reply(account, now)
+            world.run_requested(request, now)
             accounts.append(account)
     return accounts
 
 
 def sensor_ticks(world, start) -> list[str]:
-    """Three ticks 30 s apart from ``start``: every account's reads of both kinds. The
-    accounts that got a reply run, sorted; none twice."""
+    """Ticks from ``start`` over one DM-read interval: every account's reads of both kinds.
+    The accounts that got a reply run, sorted; none twice."""
     ran = []
-    for seconds in (0, 30, 60):
-        ran += sensor_tick(world, start + timedelta(seconds=seconds))
+    watch = current_spec(world.postgres)[1].watch
+    for n in range(int(watch.seconds_between_dm_reads / SENSOR_TICK_SECONDS) + 1):
+        ran += sensor_tick(world, start + timedelta(seconds=n * SENSOR_TICK_SECONDS))
     assert len(ran) == len(set(ran)), ran
     return sorted(ran)
 
@@ -84,8 +86,8 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
     world.dm("ig_007", "Info lomba dong kak")
     fake.set_down(uid("ig_007"), 500)
 
-    # the sensor reads one thing per account per 30 s slot: the activity feed twice, then
-    # the DM inbox; each account with work gets one run
+    # the sensor reads one thing per account and tick: the activity feed, and within three
+    # minutes the DM inbox; each account with work gets one run
     ran = sensor_ticks(world, wib("2026-11-20 07:00"))
     assert ran == ["ig_001", "ig_002", "ig_003", "ig_004", "ig_005", "ig_006", "ig_007"]
     with world.postgres.connection() as conn:
@@ -153,7 +155,7 @@ def test_a_day_of_ten_accounts(world, fake, test_environment):
     assert world.sql(
         "SELECT count(*) FROM ig_actions WHERE account_id = 'ig_008' AND kind <> 'post'"
     ) == [(0,)]
-    assert sensor_ticks(world, wib("2026-11-20 12:02")) == []
+    assert sensor_ticks(world, wib("2026-11-20 12:05")) == []
 
     # 21:00 the report
     tick = wib("2026-11-20 21:00")

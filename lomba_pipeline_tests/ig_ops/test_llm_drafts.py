@@ -183,7 +183,7 @@ def test_broken_zhipu_replies_give_no_draft_and_the_lane_goes_on(world, fake, fa
     # the items are looked at again on the next tick (the sensor sees work), now with a good reply
     ig_ops = world.resources(wib("2026-11-20 09:01"))["ig_ops"]
     work = sensor_check(world, ig_ops, "ig_001", wib("2026-11-20 09:01"), watch.WatchState())
-    assert work == "comments left for a later look"
+    assert work.why == "comments left for a later look"
     fake_ai.zhipu_reply = lambda text: "Halo! Detailnya ada di caption ya."
     again = world.run_reply("ig_001", wib("2026-11-20 09:01"))
     assert again.success
@@ -342,9 +342,11 @@ def test_a_dm_nothing_answers_is_recorded_once_and_launches_no_more_runs(
     ig_ops = world.resources(wib("2026-11-20 09:00"))["ig_ops"]
 
     def work(now):
-        # a check whose turn it is to read the DM inbox
-        state = watch.WatchState(checks=lanes.current_spec(world.postgres)[1].watch.dm_inbox_every - 1)
-        return sensor_check(world, ig_ops, "ig_001", now, state)
+        # a check whose turn it is to read the DM inbox (this slot's feed read is spent)
+        spec = lanes.current_spec(world.postgres)[1]
+        state = watch.WatchState(feed_slot=watch.slots_of("ig_001", now, spec)[0])
+        found = sensor_check(world, ig_ops, "ig_001", now, state)
+        return found and found.why
 
     assert work(wib("2026-11-20 09:00")) == "unread DMs"
     assert world.run_reply("ig_001", wib("2026-11-20 09:00")).success

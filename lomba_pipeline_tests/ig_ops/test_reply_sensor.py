@@ -1,6 +1,7 @@
 """The reply sensor pays little to notice work: one cheap Instagram read per account per tick at
-most, within the spec's checks per hour, and no run when nothing is new (frozen clock moved by
-the test, ticks every 15 s as the daemon makes them)."""
+most, within the spec's checks per hour, each kind of read evenly spaced, no run when nothing is
+new, and the run reads only what the sensor saw (frozen clock moved by the test, ticks every
+SENSOR_TICK_SECONDS as the daemon makes them)."""
 
 from collections import Counter
 from datetime import timedelta
@@ -15,6 +16,8 @@ from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
 pytestmark = pytest.mark.timeout(300)
 
 ACCOUNTS = ["ig_001", "ig_002", "ig_003"]
+ACCOUNT_OF_UID = {uid(a): a for a in ACCOUNTS}
+READS = {"/api/v1/news/inbox/": "feed", "/api/v1/direct_v2/inbox/": "dms"}
 
 
 @pytest.fixture
@@ -54,20 +57,26 @@ def test_an_idle_hour_launches_no_run_and_reads_within_the_budget(world, fake):
         for n in range(6):
             now = start + timedelta(seconds=n * SENSOR_TICK_SECONDS)
             for request in tick(now):
-                assert world.run_reply(request.tags["ig/account"], now).success
+                assert world.run_requested(request, now).success
         assert world.sql("SELECT count(*) FROM ig_actions WHERE status = 'done'") == [(2,)]
 
-        # then an hour with nothing new
-        idle_start = start + timedelta(minutes=2)
+        # then an hour with nothing new, ticking on
+        idle_start = start + timedelta(seconds=6 * SENSOR_TICK_SECONDS)
         before = calls_by_account(fake)
         ticks = int(3600 / SENSOR_TICK_SECONDS)
         per_tick_max = Counter()
+        read_at = {(a, kind): [] for a in ACCOUNTS for kind in READS.values()}
         for n in range(ticks):
-            seen = calls_by_account(fake)
-            assert tick(idle_start + timedelta(seconds=n * SENSOR_TICK_SECONDS)) == []
+            now = idle_start + timedelta(seconds=n * SENSOR_TICK_SECONDS)
+            seen = len(fake.calls)
+            assert tick(now) == []
+            paid = Counter()
+            for call in fake.calls[seen:]:
+                account = ACCOUNT_OF_UID[call.headers.get("ig-u-ds-user-id")]
+                paid[account] += 1
+                read_at[account, READS[call.path]].append(now)
             for account in ACCOUNTS:
-                paid = calls_by_account(fake)[uid(account)] - seen[uid(account)]
-                per_tick_max[account] = max(per_tick_max[account], paid)
+                per_tick_max[account] = max(per_tick_max[account], paid[account])
         after = calls_by_account(fake)
 
         _version, spec = current_spec(world.postgres)
@@ -75,17 +84,73 @@ def test_an_idle_hour_launches_no_run_and_reads_within_the_budget(world, fake):
         assert max(per_tick_max.values()) == 1
         assert hourly == dict.fromkeys(ACCOUNTS, spec.watch.checks_per_account_per_hour)
         reads = Counter(c.path for c in fake.calls[len(fake.calls) - sum(hourly.values()):])
-        assert set(reads) == {"/api/v1/news/inbox/", "/api/v1/direct_v2/inbox/"}
+        assert set(reads) == set(READS)
         assert reads["/api/v1/direct_v2/inbox/"] == sum(hourly.values()) // spec.watch.dm_inbox_every
+        # each kind on its own timetable: a comment never waits two slots for the feed
+        every = {"feed": spec.watch.seconds_between_feed_reads,
+                 "dms": spec.watch.seconds_between_dm_reads}
+        for (account, kind), times in read_at.items():
+            gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+            assert max(gaps) <= every[kind] + SENSOR_TICK_SECONDS, (account, kind, max(gaps))
+        # the accounts are not all read in the same tick
+        firsts = {read_at[a, "feed"][0] for a in ACCOUNTS}
+        assert len(firsts) > 1
 
-        # the reads are not blind: a new comment and a new DM are noticed within three slots
+        # the reads are not blind: a new comment is noticed within one feed interval, a new DM
+        # within one DM interval
         later = idle_start + timedelta(hours=1)
         world.comment("ig_003", "Biayanya berapa?", who="citra", who_pk=778)
         world.dm("ig_001", "Halo min, info lomba?", who="dodi", who_pk=779)
-        noticed = []
-        for n in range(6):
-            noticed += [r.tags["ig/account"] for r in tick(later + timedelta(seconds=15 * n))]
+        noticed = {}
+        for n in range(int(every["dms"] / SENSOR_TICK_SECONDS) + 1):
+            now = later + timedelta(seconds=SENSOR_TICK_SECONDS * n)
+            for r in tick(now):
+                noticed.setdefault(r.tags["ig/account"], (now - later).total_seconds())
         assert sorted(noticed) == ["ig_001", "ig_003"]
+        assert noticed["ig_003"] <= every["feed"] + SENSOR_TICK_SECONDS
+
+
+def test_the_run_reads_only_what_the_sensor_saw(world, fake):
+    """A comment the activity feed showed: the run reads that post's comments and replies (no
+    media feed, no DM inbox); a DM: the run reads the inbox only. A mention of the account
+    under someone else's post is no work for the lane."""
+    start = wib("2026-11-20 10:00")
+    stranger = fake.add_user(4242, "orang_lain")
+    their_post = fake.add_media(stranger, "Lomba poster")
+    fake.add_comment(their_post, 556, "siswa_b", "@op.ig_002 ikut yuk")
+    comment = world.comment("ig_001", "Link daftarnya mana kak?")
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = Ticks(world, instance)
+        (request,) = tick(start)  # the first tick reads every account's activity feed
+        assert request.tags["ig/account"] == "ig_001"
+        assert request.run_config["ops"]["plan_replies"]["config"] == {
+            "comments_on": [world.media["ig_001"]], "dms": False}
+        seen = len(fake.calls)
+        assert world.run_requested(request, start).success
+        assert [(c.method, c.path) for c in fake.calls[seen:]] == [
+            ("GET", f"/api/v1/media/{world.media['ig_001']}/comments/"),
+            ("POST", f"/api/v1/media/{world.media['ig_001']}_{uid('ig_001')}/comment/"),
+        ]
+        assert len(fake.replies_to(comment)) == 1
+        assert len(fake.media[their_post].comments) == 1  # the mention only: no reply there
+
+        world.dm("ig_002", "Info lomba dong")
+        requests = []
+        for n in range(1, 60):
+            requests = tick(start + timedelta(seconds=n * SENSOR_TICK_SECONDS))
+            if requests:
+                break
+        (request,) = requests
+        assert request.tags["ig/account"] == "ig_002"
+        assert request.run_config["ops"]["plan_replies"]["config"] == {
+            "comments_on": [], "dms": True}
+        seen = len(fake.calls)
+        assert world.run_requested(request, start).success
+        assert [c.path for c in fake.calls[seen:]][0] == "/api/v1/direct_v2/inbox/"
+        assert not any("/comments/" in c.path or "/feed/user/" in c.path
+                       for c in fake.calls[seen:])
+        assert world.sql("SELECT count(*) FROM ig_actions WHERE kind = 'dm_reply'"
+                         " AND status = 'done'") == [(1,)]
 
 
 def test_a_failed_read_launches_the_run_that_records_it_and_the_pause_ends_with_a_look(
@@ -135,7 +200,7 @@ def test_comments_left_for_later_bring_runs_until_the_post_leaves_the_window(
                 now = since + timedelta(seconds=k * SENSOR_TICK_SECONDS)
                 for request in tick(now):
                     launched.append(now)
-                    assert world.run_reply(request.tags["ig/account"], now).success
+                    assert world.run_requested(request, now).success
 
         ticks(2, start)  # one reply per run: the first run leaves the rest, the next continues
         assert [len(fake.replies_to(c)) for c in old] == [1, 1, 0]

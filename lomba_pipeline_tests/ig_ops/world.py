@@ -90,6 +90,18 @@ class World:
             raise_on_error=False,
         )
 
+    def run_requested(
+        self, request: dg.RunRequest, now: datetime, instance=None
+    ) -> dg.ExecuteInProcessResult:
+        """The reply run the sensor asked for: its tags and its run config (what to look at)."""
+        return ig_reply_job.execute_in_process(
+            resources=self.resources(now),
+            run_config=request.run_config or None,
+            tags=dict(request.tags),
+            instance=instance,
+            raise_on_error=False,
+        )
+
     def run_post(self, account: str, now: datetime, instance=None) -> dg.ExecuteInProcessResult:
         return ig_post_job.execute_in_process(
             resources=self.resources(now),
