@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--comments", type=int, default=None,
                         help="comments in all (daemon: 20) or per account (--fast: 50)")
-    parser.add_argument("--idle", type=float, default=180, help="idle phase seconds")
+    parser.add_argument("--idle", type=float, default=360,
+                        help="idle phase seconds (360: ten feed and two DM intervals)")
     parser.add_argument("--spread", type=float, default=120,
                         help="comments arrive over this many seconds")
     parser.add_argument("--request-delay", type=float, default=1.0,
@@ -134,10 +135,13 @@ def run_daemon(args, url: str, dagster_url: str, home: Path) -> None:
               f"{args.latency * 1000:.0f} ms, min gap {spec.budget.min_seconds_between_actions:g}"
               f" s, sensor budget {spec.watch.checks_per_account_per_hour} reads/account/h (1 in "
               f"{spec.watch.dm_inbox_every} the DM inbox)")
-        # the first look at each account logs it in (session stored): not part of idle
+        # the first looks at each account log it in (session stored) and catch up on both
+        # kinds of read (a fresh sensor reads the feed, then the DM inbox): not part of idle
         wait_until(lambda: all(
-            any(c.headers.get("ig-u-ds-user-id") == uid(a) and "/news/inbox/" in c.path
-                for c in fake.calls) for a in accounts), 180, "every account read once", 1)
+            any(c.headers.get("ig-u-ds-user-id") == uid(a) and kind in c.path
+                for c in fake.calls)
+            for a in accounts for kind in ("/news/inbox/", "/direct_v2/inbox/")),
+            180, "every account read once of each kind", 1)
 
         def by_account() -> Counter:
             return Counter(c.headers.get("ig-u-ds-user-id") for c in fake.calls)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from lomba_pipeline.ig_ops import store
@@ -48,7 +48,6 @@ class Work:
     why: str
     comments_on: list[str] | None = None
     dms: bool = True
-    seen: list[str] = field(default_factory=list)  # notified comment ids, for the log
 
     def run_config(self) -> dict:
         if self.comments_on is None and self.dms:
@@ -165,7 +164,8 @@ def _new_comments(notices, seen: dict, state: WatchState) -> Work | None:
     if not fresh:
         return None
     media = sorted({n.media_pk for n in fresh})
-    return Work("new comments", comments_on=media, dms=False, seen=[n.comment_pk for n in fresh])
+    return Work(f"new comments ({len(fresh)} on {len(media)} post(s))", comments_on=media,
+                dms=False)
 
 
 def _unanswered_dms(postgres, account_id: str, unread) -> Work | None:

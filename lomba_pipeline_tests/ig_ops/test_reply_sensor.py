@@ -53,7 +53,7 @@ def test_an_idle_hour_launches_no_run_and_reads_within_the_budget(world, fake):
     start = wib("2026-11-20 10:00")
     with dg.DagsterInstance.ephemeral() as instance:
         tick = Ticks(world, instance)
-        # the work that is there gets its runs (a read of each kind: three 30 s slots)
+        # the work that is there gets its runs (a feed read, then a DM read at the next tick)
         for n in range(6):
             now = start + timedelta(seconds=n * SENSOR_TICK_SECONDS)
             for request in tick(now):
