@@ -211,3 +211,22 @@ def test_comments_left_for_later_bring_runs_until_the_post_leaves_the_window(
         ticks(8, start + timedelta(minutes=2))
         assert not [t for t in launched if t >= start + timedelta(minutes=2)]
         assert fake.replies_to(old[2]) == []  # the lane looks at the recent media only
+
+
+def test_a_notified_comment_on_an_older_post_is_answered(
+    fake, postgres, local_store, tmp_path, monkeypatch, settings
+):
+    """The activity feed names the post: a comment under a post older than the spec's
+    ``recent_media`` window is answered too (a full look would not reach it)."""
+    spec = SPEC_FILE.read_text().replace("recent_media: 6", "recent_media: 1")
+    world = build_world(fake, postgres, local_store, tmp_path, monkeypatch, settings,
+                        accounts=["ig_001"], spec_text=spec)
+    older = world.media["ig_001"]
+    fake.add_media(uid("ig_001"), "Postingan baru")  # the seeded post leaves the window
+    comment = world.comment("ig_001", "Kak, link daftarnya mana?")
+    start = wib("2026-11-20 10:00")
+    with dg.DagsterInstance.ephemeral() as instance:
+        (request,) = Ticks(world, instance)(start)
+        assert request.run_config["ops"]["plan_replies"]["config"]["comments_on"] == [older]
+        assert world.run_requested(request, start).success
+    assert len(fake.replies_to(comment)) == 1
