@@ -21,7 +21,8 @@ As strict as instagrapi 3.2.2 and the private API it talks to (read from the ins
   ``last_checked`` mark, ``old_stories`` before it; ``mark_as_seen`` moves the mark, as the app
   does when a person opens the heart tab; ``counts.comments`` counts the new comment stories;
   a comment on someone else's media that mentions ``@<username>`` is a mention story there
-  (its media id ``<pk>_<owner>`` names the other owner);
+  (its media id ``<pk>_<owner>`` names the other owner; its ``story_type``/``notif_name`` are
+  stand-ins, not from a capture: the gateway reads only the media id and the comment id);
 - sessions are checked: a revoked session id (``expire_session``) gets 403 ``login_required`` on
   every endpoint, also on the ``users/<pk>/info/`` check of ``login_by_sessionid``;
 - password login runs instagrapi 3.2.2's own flow (``mixins/auth.py::login``, ``bloks.py``,
