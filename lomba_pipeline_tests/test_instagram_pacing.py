@@ -42,6 +42,12 @@ def test_requests_of_one_account_take_turns_across_processes(postgres):
     clock.at += 600  # ten quiet minutes
     assert run.wait_turn() == 0
 
+    # a turn an hour ahead (a machine whose clock ran fast reserved it): a bounded wait
+    with postgres.cursor() as cur:
+        cur.execute("UPDATE ig_request_pacing SET next_at = to_timestamp(%s)",
+                    (clock.at + 3600,))
+    assert sensor.wait_turn() == 40.0  # ten of the longest gaps (4 x 1 s), not an hour
+
 
 def test_pipeline_clients_pace_by_turns_instead_of_sleeping_before_every_request(
     postgres, settings

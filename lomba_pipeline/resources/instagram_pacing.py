@@ -23,6 +23,9 @@ SET next_at = GREATEST(ig_request_pacing.next_at, to_timestamp(%(now)s))
               + make_interval(secs => %(gap)s)
 RETURNING extract(epoch FROM next_at)::float8 - %(gap)s
 """
+# a turn further away than this many gaps means clocks disagree between machines (or a row
+# left from one that was ahead): wait this long at most, never hang a run on it
+MAX_GAPS_AHEAD = 10
 
 
 class RequestPacer:
@@ -53,7 +56,7 @@ class RequestPacer:
         with self.postgres.connection() as conn, conn.cursor() as cur:
             cur.execute(RESERVE_TURN, {"username": self.username, "now": now, "gap": gap})
             turn = cur.fetchone()[0]
-        wait = max(0.0, turn - now)
+        wait = min(max(0.0, turn - now), MAX_GAPS_AHEAD * 4 * self.delay)
         if wait:
             self.sleep(wait)
         return wait
