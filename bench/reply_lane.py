@@ -4,15 +4,15 @@ By default, THROUGH THE DAEMON at production settings: ``lomba dev`` (webserver,
 queue, run workers), the shipped ``config/ig_spec.yaml`` (its pause between actions and its
 sensor call budget), the production pacing (``LOMBA_IG_REQUEST_DELAY_SECONDS`` = 1 s:
 consecutive requests of an account 1 s + a random 1-3 s apart), the strict fake Instagram with
-``--latency`` per request. First the idle phase: the Instagram calls the reply sensor makes per account per hour
-while nothing happens. Then ``--comments`` comments across ``--accounts`` accounts arrive at
+``--latency`` per request. First the idle phase: the Instagram calls the reply sensor makes per
+account per hour while nothing happens. Then ``--comments`` comments across ``--accounts`` accounts arrive at
 random moments over ``--spread`` seconds, and each one's comment-arrives -> reply-sent latency
 is taken from the fake's own clock. Prints median and p95 (goal p95 <= 45 s) beside the ideal
 bound for those settings (the sensor's read timetable plus the run's calls and pacing, without
 Dagster's launch overhead), and where the time went (waiting for the sensor, the run queue and
 launch, the run itself).
 
-    .venv/bin/python bench/reply_lane.py [--accounts 10] [--comments 20] [--idle 180]
+    .venv/bin/python bench/reply_lane.py [--accounts 10] [--comments 20] [--idle 360]
 
 ``--fast`` keeps the former in-process figure: one sensor tick and the replies to 50 waiting
 comments per account called directly (no daemon, no pacing, fake latency 100 ms).
