@@ -23,6 +23,14 @@ def record_event(
         return cur.fetchone()[0]
 
 
+def record_pipeline_event(
+    postgres, kind: str, subject: str | None = None, data: dict[str, Any] | None = None
+) -> int:
+    """One event by the pipeline, in a transaction of its own (``postgres``: the resource)."""
+    with postgres.connection() as conn:
+        return record_event(conn, actor="pipeline", kind=kind, subject=subject, data=data)
+
+
 def list_events(
     conn,
     *,

@@ -36,51 +36,45 @@ BUSY = [
 
 
 def busy_accounts(instance, accounts) -> set[str]:
-    """Accounts with a reply run queued or running (the instance's runs, by tag)."""
-    busy = set()
-    for account in accounts:
-        runs = instance.get_run_records(
-            dg.RunsFilter(
-                job_name=ig_reply_job.name, statuses=BUSY, tags={ACCOUNT_TAG: account.account_id}
-            ),
-            limit=1,
-        )
-        if runs:
-            busy.add(account.account_id)
-    return busy
+    """Accounts with a reply run queued or running (the instance's runs, by tag): one query
+    for all accounts, every tick."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=ig_reply_job.name, statuses=BUSY)
+    )
+    running = {r.dagster_run.tags.get(ACCOUNT_TAG) for r in records}
+    return {a.account_id for a in accounts if a.account_id in running}
 
 
 def missed_posts(postgres, accounts, now: datetime) -> list[dg.RunRequest]:
     """Posts skipped earlier today during a cooldown that has ended: made up now, once (the
-    action key post:<account>:<day> still allows one post per account per day)."""
-    day = now.astimezone(ZoneInfo(TIMEZONE)).date()
-    requests = []
-    with postgres.connection() as conn, conn.cursor() as cur:
-        for account in accounts:
-            if store.stopped(conn, account.account_id) or store.in_cooldown(
-                conn, account.account_id, now
-            ):
-                continue
+    action key post:<account>:<day> still allows one post per account per day). One query
+    finds the skipped posts not made up yet; only those accounts are checked for a pause."""
+    day = now.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    enabled = {a.account_id for a in accounts}
+    with postgres.connection() as conn:
+        with conn.cursor() as cur:
             cur.execute(
-                "SELECT 1 FROM events WHERE kind = 'ig.post_skipped' AND subject = %s"
-                " AND data->>'day' = %s AND NOT EXISTS (SELECT 1 FROM ig_actions"
-                " WHERE idempotency_key = %s) LIMIT 1",
-                (
-                    f"account:{account.account_id}",
-                    day.isoformat(),
-                    f"post:{account.account_id}:{day.isoformat()}",
-                ),
+                "SELECT DISTINCT substr(e.subject, length('account:') + 1) FROM events e"
+                " WHERE e.kind = 'ig.post_skipped' AND e.data->>'day' = %s AND NOT EXISTS"
+                " (SELECT 1 FROM ig_actions a WHERE a.idempotency_key ="
+                " 'post:' || substr(e.subject, length('account:') + 1) || ':' || %s)",
+                (day, day),
             )
-            if cur.fetchone():
-                requests.append(
-                    dg.RunRequest(
-                        job_name=ig_post_job.name,
-                        partition_key=account.account_id,
-                        run_key=f"post-makeup:{account.account_id}:{day.isoformat()}",
-                        tags={ACCOUNT_TAG: account.account_id, POST_DATE_TAG: day.isoformat()},
-                    )
-                )
-    return requests
+            skipped = sorted(account for (account,) in cur.fetchall() if account in enabled)
+        due = [
+            account
+            for account in skipped
+            if not (store.stopped(conn, account) or store.in_cooldown(conn, account, now))
+        ]
+    return [
+        dg.RunRequest(
+            job_name=ig_post_job.name,
+            partition_key=account,
+            run_key=f"post-makeup:{account}:{day}",
+            tags={ACCOUNT_TAG: account, POST_DATE_TAG: day},
+        )
+        for account in due
+    ]
 
 
 # the sensor may tick this often (the daemon's sensor loop runs every 5 s at best): the spec's

@@ -10,7 +10,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from lomba_pipeline.db.events import record_event
+from lomba_pipeline.db.events import record_pipeline_event
 from lomba_pipeline.distributed.processes import INSTAGRAM_QUEUE
 from lomba_pipeline.ig_ops import lanes
 from lomba_pipeline.ig_ops.clock import IgClock
@@ -163,29 +163,10 @@ def publish_morning_post(
     paused = lanes.LaneResult()
     if lanes.cooled(postgres, account, now, paused):
         # the lane is paused: take no content file, the report shows the missed post
-        with postgres.connection() as conn:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ig.post_skipped",
-                subject=f"account:{account}",
-                data={"day": day, "why": paused.skipped},
-            )
-        context.log.warning(f"{account}: {paused.skipped}; no post today")
-        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
-        return
+        return _post_skipped(context, postgres, account, day, paused.skipped)
     gateway = lanes.gateway_or_cooldown(postgres, ig_ops, account, now)
     if gateway is None:  # the login failed and paused the account: made up after the pause
-        with postgres.connection() as conn:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ig.post_skipped",
-                subject=f"account:{account}",
-                data={"day": day, "why": "login failed: account paused"},
-            )
-        context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
-        return
+        return _post_skipped(context, postgres, account, day, "login failed: account paused")
     fixed = lanes.reconcile(postgres, gateway, account, now, kinds=("post",))
     action, refused = lanes.prepare_post(postgres, account, day, now, object_store)
     for reason in refused:
@@ -213,6 +194,16 @@ def publish_morning_post(
             "refused": len(refused),
         }
     )
+
+
+def _post_skipped(context, postgres, account: str, day: date, why: str) -> None:
+    """The account is paused: no post today unless made up after the pause (``ig.post_skipped``
+    is what the make-up looks for)."""
+    record_pipeline_event(
+        postgres, kind="ig.post_skipped", subject=f"account:{account}", data={"day": day, "why": why}
+    )
+    context.log.warning(f"{account}: {why}; no post today")
+    context.add_output_metadata({"status": "cooldown", "day": day.isoformat()})
 
 
 def build_post_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:

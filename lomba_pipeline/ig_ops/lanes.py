@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from lomba_pipeline.db.events import record_event
+from lomba_pipeline.db.events import record_event, record_pipeline_event
 from lomba_pipeline.ig_ops import store
 from lomba_pipeline.ig_ops.accounts import account_credentials, get_account
 from lomba_pipeline.ig_ops.compose import DraftFailed, ReplyDrafter, compose, wants_draft
@@ -121,14 +121,12 @@ def _outcome(
     kind = error.kind if isinstance(error, InstagramCallFailed) else "other"
     if gateway is not None and getattr(gateway, "relogged", False) and not result.relogins:
         result.relogins = 1
-        with postgres.connection() as conn:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ig.session_renewed",
-                subject=f"account:{account_id}",
-                data={"at": now},
-            )
+        record_pipeline_event(
+            postgres,
+            kind="ig.session_renewed",
+            subject=f"account:{account_id}",
+            data={"at": now},
+        )
     with postgres.connection() as conn:
         paused = store.record_attempt(
             conn,
@@ -469,21 +467,19 @@ def plan_one(run: Planning, incoming: Incoming) -> str:
 
 
 def record_draft_failure(run: Planning, incoming: Incoming, exc: DraftFailed, attempt: int):
-    with run.postgres.connection() as conn:
-        record_event(
-            conn,
-            actor="pipeline",
-            kind="ig.llm_draft_failed",
-            subject=f"account:{run.account_id}",
-            data={
-                "key": incoming.key,
-                "kind": incoming.kind,
-                "outcome": exc.outcome,
-                "error": exc.detail[:300],
-                "try": attempt,
-                "attempts": exc.attempts,
-            },
-        )
+    record_pipeline_event(
+        run.postgres,
+        kind="ig.llm_draft_failed",
+        subject=f"account:{run.account_id}",
+        data={
+            "key": incoming.key,
+            "kind": incoming.kind,
+            "outcome": exc.outcome,
+            "error": exc.detail[:300],
+            "try": attempt,
+            "attempts": exc.attempts,
+        },
+    )
     run.result.llm_failures += 1
 
 

@@ -101,8 +101,11 @@ def read_due(account_id: str, now: datetime, spec: LaneSpec, state: WatchState) 
     return None
 
 
-def postgres_work(conn, account_id: str, now: datetime, spec: LaneSpec) -> str | None:
-    """Work the database already shows (no Instagram call needed to know)."""
+def postgres_work(
+    conn, account_id: str, now: datetime, spec: LaneSpec, seen: dict
+) -> str | None:
+    """Work the database already shows (no Instagram call needed to know); ``seen``: the
+    account's comment watermarks."""
     from lomba_pipeline.ig_ops.lanes import budget_left
 
     if store.actions_with_status(conn, account_id, "sending", limit=1):
@@ -114,7 +117,7 @@ def postgres_work(conn, account_id: str, now: datetime, spec: LaneSpec) -> str |
         for a in planned
     ):
         return "planned actions"  # what only waits for the budget is no reason for a run
-    if any(count < 0 for count, _newest in store.watermarks(conn, account_id).values()):
+    if any(count < 0 for count, _newest in seen.values()):
         # the last run left comments for a later look (run budget, LLM draft to retry)
         return "comments left for a later look"
     return None
@@ -132,13 +135,13 @@ def check_account(
             # whatever arrived during the pause (or failed before it) gets a look now
             state.paused = False
             return Work("a look after the pause")
-        found = postgres_work(conn, account_id, now, spec)
+        seen = store.watermarks(conn, account_id)
+        found = postgres_work(conn, account_id, now, spec, seen)
         if found:
             return Work(found)
         read = read_due(account_id, now, spec, state)
         if read is None:
             return None  # this slot's Instagram read was spent
-        seen = store.watermarks(conn, account_id)
     try:
         gateway = gateway_factory(account_id)
         if read == "dms":

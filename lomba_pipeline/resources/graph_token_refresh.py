@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from lomba_pipeline.db.events import record_event
+from lomba_pipeline.db.events import record_event, record_pipeline_event
 from lomba_pipeline.db.ig_graph_tokens import GraphToken, current_token, save_refreshed
 from lomba_pipeline.secrets_box import SecretBox
 
@@ -59,18 +59,16 @@ def fresh_graph_token(
     try:
         token, expires_in = refresh(current.token)
     except Exception as exc:  # any failure: keep posting with the current token, say so
-        with postgres.connection() as conn:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ig.graph_token_refresh_failed",
-                subject=f"account:{account}",
-                data={
-                    "error": str(exc)[:500],
-                    "expires_at": current.expires_at,
-                    "fix": fix_hint(account),
-                },
-            )
+        record_pipeline_event(
+            postgres,
+            kind="ig.graph_token_refresh_failed",
+            subject=f"account:{account}",
+            data={
+                "error": str(exc)[:500],
+                "expires_at": current.expires_at,
+                "fix": fix_hint(account),
+            },
+        )
         return current.token
     expires_at = now + timedelta(seconds=expires_in)
     with postgres.connection() as conn:

@@ -116,15 +116,9 @@ class InstagrapiProfileReader(InstagramProfileReader):
     # -- plumbing --------------------------------------------------------------------------------
     def client(self):
         if self._client is None:
-            self._client = self._paced(self.sessions.client_for(self.username, self.credentials))
+            # InstagramSessions keeps the pacing, also across instagrapi's login resets
+            self._client = self.sessions.client_for(self.username, self.credentials)
         return self._client
-
-    def _paced(self, client):
-        # instagrapi's login re-runs init(), which resets the per-request pause to its default
-        options = self.sessions.options
-        client.request_timeout = options.request_delay_seconds
-        client.delay_range = list(options.delay_range) if options.delay_range else None
-        return client
 
     def _with_retries(self, what: str, call):
         """``call(client)`` with relogin on LoginRequired and waits on throttling."""
@@ -142,8 +136,8 @@ class InstagrapiProfileReader(InstagramProfileReader):
                 if relogged or not self.credentials:
                     raise
                 relogged = True
-                self._client = self._paced(
-                    self.sessions.login(self.username, self.credentials, previous=self._client)
+                self._client = self.sessions.login(
+                    self.username, self.credentials, previous=self._client
                 )
                 continue
             except retryable as exc:

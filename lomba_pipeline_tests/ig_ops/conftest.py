@@ -6,12 +6,21 @@ import types
 import pytest
 
 from lomba_pipeline_tests.fakes.fake_ig_ops import FakeIgOps
+from lomba_pipeline_tests.ig_ops.world import build_world
 
 
 @pytest.fixture
 def fake():
     with FakeIgOps() as f:
         yield f
+
+
+@pytest.fixture
+def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
+    """One imported account, ig_001 (a module that needs more defines its own ``world``)."""
+    return build_world(
+        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=["ig_001"]
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -12,17 +12,6 @@ from lomba_pipeline_tests.ig_ops.world import build_world, uid, wib
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
-    return build_world(
-        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=["ig_001"]
-    )
-
-
-def events(world, kind) -> list[dict]:
-    return [d for (d,) in world.sql("SELECT data FROM events WHERE kind = %s ORDER BY id", (kind,))]
-
-
 def store_credentials(world, monkeypatch, settings, **env_values) -> None:
     """The operator names env vars in accounts.yaml, sets them and re-imports."""
     data = yaml.safe_load((world.root / "accounts.yaml").read_text())
@@ -72,7 +61,7 @@ def test_a_stored_password_logs_in_again_when_the_session_expires_mid_run(
     assert result.success
     assert replies(fake, [first, second]) == [1, 1]  # the run finished after the re-login
     assert len(fake.logins("op.ig_001")) == 2
-    assert len(events(world, "ig.session_renewed")) == 1
+    assert len(world.events("ig.session_renewed")) == 1
     assert world.sql("SELECT cooldown_until FROM ig_accounts") == [(None,)]
     # the new session was stored: the next run logs in no more
     assert world.run_reply("ig_001", wib("2026-11-20 09:06")).success
@@ -94,11 +83,11 @@ def test_a_wrong_stored_password_pauses_the_account_and_names_the_fix(
     result = world.run_reply("ig_001", wib("2026-11-20 09:05"))
     assert result.success  # paused, not a retry loop
     assert fake.replies_to(late) == []
-    (cooldown,) = events(world, "ig.cooldown_started")
+    (cooldown,) = world.events("ig.cooldown_started")
     assert cooldown["why"] == "relogin_failed"
     assert "ig_001" in cooldown["error"] and "BadPassword" in cooldown["error"]
     assert "lomba accounts login ig_001" in cooldown["error"]
-    assert "kata-sandi" not in str(events(world, "ig.cooldown_started"))
+    assert "kata-sandi" not in str(world.events("ig.cooldown_started"))
     ((until,),) = world.sql("SELECT cooldown_until FROM ig_accounts")
     assert until == wib("2026-11-20 09:20")
     # one re-login per run, not one per op or per retry
@@ -115,7 +104,7 @@ def test_a_wrong_password_at_the_first_login_names_the_fix_too(
     world.sql("DELETE FROM ig_sessions")
     world.comment("ig_001", "Halo?")
     assert world.run_reply("ig_001", wib("2026-11-20 09:00")).success
-    (cooldown,) = events(world, "ig.cooldown_started")
+    (cooldown,) = world.events("ig.cooldown_started")
     assert cooldown["why"] == "relogin_failed"
     assert "lomba accounts login ig_001" in cooldown["error"]
 
@@ -177,7 +166,7 @@ def test_the_graph_token_is_refreshed_before_it_expires_and_stored_encrypted(gra
     assert fresh.encode() not in bytes(raw) and graph_world.graph_token.encode() not in bytes(raw)
     assert set(tokens_used(fake, "/media_publish")) == {graph_world.graph_token, fresh}
     assert tokens_used(fake, "/media_publish")[-1] == fresh  # the new token posts at once
-    (event,) = events(graph_world, "ig.graph_token_refreshed")
+    (event,) = graph_world.events("ig.graph_token_refreshed")
     assert fresh not in str(event)
 
     post_on(graph_world, fake, "2026-11-20 08:00")  # 59 days left: no refresh
@@ -197,13 +186,13 @@ def test_a_failed_refresh_is_an_event_naming_the_account_and_the_post_still_goes
                    "security reasons.",
         "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "AbC"}})
     post_on(graph_world, fake, "2026-11-19 08:00")
-    (failed,) = events(graph_world, "ig.graph_token_refresh_failed")
+    (failed,) = graph_world.events("ig.graph_token_refresh_failed")
     assert failed["error"].startswith("ig_001: graph_refresh failed: HTTP 400")
     assert "lomba accounts import" in failed["fix"] and "ig_001" in failed["fix"]
     assert graph_world.graph_token not in str(failed)
     assert len(fake.posts_of(uid("ig_001"))) == 2  # the current token is still valid
     post_on(graph_world, fake, "2026-11-20 08:00")  # tried again the next day
-    assert len(events(graph_world, "ig.graph_token_refreshed")) == 1
+    assert len(graph_world.events("ig.graph_token_refreshed")) == 1
 
 
 def test_an_expired_graph_token_fails_the_post_with_meta_s_reason(graph_world, fake):

@@ -12,16 +12,9 @@ import time
 import pytest
 
 from lomba_pipeline.ig_ops.store import list_pending_approvals
-from lomba_pipeline_tests.ig_ops.world import build_world, run_in_child, uid, wib
+from lomba_pipeline_tests.ig_ops.world import run_in_child, uid, wib
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
-    return build_world(
-        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=["ig_001"]
-    )
 
 
 def _crash_during(world, kind: str, now, until) -> None:

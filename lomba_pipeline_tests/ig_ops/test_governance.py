@@ -8,16 +8,9 @@ from lomba_pipeline.ig_ops.compose import compose
 from lomba_pipeline.ig_ops.spec import LaneSpec, ReplyRule
 from lomba_pipeline.ig_ops.store import list_pending_approvals
 from lomba_pipeline.settings import get_settings
-from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, build_world, uid, wib
+from lomba_pipeline_tests.ig_ops.world import SPEC_FILE, uid, wib
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
-    return build_world(
-        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=["ig_001"]
-    )
 
 
 def lomba(*args) -> str:

@@ -13,19 +13,8 @@ from lomba_pipeline_tests.ig_ops.world import build_world, spec_for_tests, uid, 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def world(fake, postgres, local_store, tmp_path, monkeypatch, settings):
-    return build_world(
-        fake, postgres, local_store, tmp_path, monkeypatch, settings, accounts=["ig_001"]
-    )
-
-
 def replies_per_comment(fake, comments) -> list[int]:
     return [len(fake.replies_to(c)) for c in comments]
-
-
-def events(world, kind) -> list[dict]:
-    return [d for (d,) in world.sql("SELECT data FROM events WHERE kind = %s ORDER BY id", (kind,))]
 
 
 def test_a_post_with_three_comment_pages_gets_every_comment_answered_once(world, fake):
@@ -93,7 +82,7 @@ def test_an_expired_session_is_renewed_with_the_stored_credentials(
     result = world.run_reply("ig_001", wib("2026-11-20 09:05"))
     assert result.success
     assert replies_per_comment(fake, [first, second]) == [1, 1]
-    assert len(events(world, "ig.session_renewed")) >= 1
+    assert len(world.events("ig.session_renewed")) >= 1
     assert world.sql("SELECT cooldown_until FROM ig_accounts") == [(None,)]
     # the renewed session was stored: the next run needs no second login
     logins = len(fake.calls_to(f"/users/{uid('ig_001')}/info/"))
@@ -113,7 +102,7 @@ def test_a_session_that_cannot_be_renewed_cools_the_account_down_with_a_clear_me
     result = world.run_reply("ig_001", wib("2026-11-20 09:05"))
     assert result.success  # paused, not a retry loop
     assert fake.replies_to(late) == []
-    (cooldown,) = events(world, "ig.cooldown_started")
+    (cooldown,) = world.events("ig.cooldown_started")
     assert cooldown["why"] == "relogin_failed"
     assert "lomba accounts login ig_001" in cooldown["error"]
     ((until,),) = world.sql("SELECT cooldown_until FROM ig_accounts")
@@ -127,7 +116,7 @@ def test_a_challenge_stops_the_account_and_nothing_retries(world, fake):
     assert result.success
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert retries == []
-    (stop,) = events(world, "ig.account_stopped")
+    (stop,) = world.events("ig.account_stopped")
     assert stop["reason"] == "challenge_required" and "lomba accounts login ig_001" in stop["fix"]
 
     # the challenge is gone on Instagram's side, but a stopped account makes no call at all
@@ -167,7 +156,7 @@ def test_cooldowns_in_a_row_escalate(world, fake):
         lengths.append(int((until - at).total_seconds() // 60))
         at = until
     assert lengths == [15, 60, 360]
-    assert [e["minutes"] for e in events(world, "ig.cooldown_started")] == [15, 60, 360]
+    assert [e["minutes"] for e in world.events("ig.cooldown_started")] == [15, 60, 360]
     with world.postgres.connection() as conn:
         text = summary_text(conn, wib("2026-11-20 21:00").date(), wib("2026-11-20 21:00"))
     assert "Jeda hari ini: ig_001 3x (15 mnt/60 mnt/360 mnt)" in text

@@ -123,6 +123,11 @@ class World:
         for account in self.accounts:
             sync_content(self.object_store, account, self.root / "content" / account)
 
+    def events(self, kind: str) -> list[dict]:
+        """The data of every event of ``kind``, oldest first."""
+        return [d for (d,) in self.sql(
+            "SELECT data FROM events WHERE kind = %s ORDER BY id", (kind,))]
+
     def sql(self, query: str, params=()) -> list[tuple]:
         with self.postgres.connection() as conn, conn.cursor() as cur:
             cur.execute(query, params or None)

@@ -24,7 +24,7 @@ from lomba_pipeline.catalog.sources.items import (
 from lomba_pipeline.catalog.sources.web_crawl import crawl_web
 from lomba_pipeline.db import crawl_validators, raw_items
 from lomba_pipeline.db import images as images_db
-from lomba_pipeline.db.events import record_event
+from lomba_pipeline.db.events import record_event, record_pipeline_event
 from lomba_pipeline.db.manual_links import link_by_partition, mark_link
 from lomba_pipeline.media.images import InvalidImage, inspect_image
 from lomba_pipeline.partitions import TIMEZONE, WINDOW_FORMAT, six_hourly
@@ -220,14 +220,12 @@ def ingest_ig_profile(postgres, gateway, profile: str, window: Window, log: Log)
     try:
         posts = gateway.recent_posts(profile, window.start, window.end, known_active=known)
     except InstagramUnavailable as exc:
-        with postgres.connection() as conn:
-            record_event(
-                conn,
-                actor="pipeline",
-                kind="ingest.ig_profile_failed",
-                subject=f"ig_profile:{profile}",
-                data={"window": window.key, "error": str(exc)},
-            )
+        record_pipeline_event(
+            postgres,
+            kind="ingest.ig_profile_failed",
+            subject=f"ig_profile:{profile}",
+            data={"window": window.key, "error": str(exc)},
+        )
         log(f"[IG] {profile}: FAILED for window {window.key}: {exc}")
         raise
     items = [
