@@ -48,7 +48,7 @@ class WatchSpec(Strict):
     because the DM inbox took one; the DM reads fall halfway between two feed reads."""
 
     checks_per_account_per_hour: int = Field(120, ge=1, le=720)
-    dm_inbox_every: int = Field(6, ge=2, le=60)  # one check in N reads the DM inbox
+    dm_inbox_every: int = Field(8, ge=2, le=60)  # one check in N reads the DM inbox
 
     @property
     def seconds_between_feed_reads(self) -> float:
