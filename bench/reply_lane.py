@@ -12,7 +12,7 @@ bound for those settings (the sensor's read timetable plus the run's calls and p
 Dagster's launch overhead), and where the time went (waiting for the sensor, the run queue and
 launch, the run itself).
 
-    .venv/bin/python bench/reply_lane.py [--accounts 10] [--comments 20] [--idle 360]
+    .venv/bin/python bench/reply_lane.py [--accounts 10] [--comments 20] [--idle SECONDS]
 
 ``--fast`` keeps the former in-process figure: one sensor tick and the replies to 50 waiting
 comments per account called directly (no daemon, no pacing, fake latency 100 ms).
@@ -44,8 +44,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--comments", type=int, default=None,
                         help="comments in all (daemon: 20) or per account (--fast: 50)")
-    parser.add_argument("--idle", type=float, default=360,
-                        help="idle phase seconds (360: ten feed and two DM intervals)")
+    parser.add_argument("--idle", type=float, default=None,
+                        help="idle phase seconds (default: two DM-read intervals of the spec, "
+                             "a whole number of feed intervals too)")
     parser.add_argument("--spread", type=float, default=120,
                         help="comments arrive over this many seconds")
     parser.add_argument("--request-delay", type=float, default=1.0,
@@ -123,6 +124,8 @@ def run_daemon(args, url: str, dagster_url: str, home: Path) -> None:
             f"checks_per_account_per_hour: {args.checks_per_hour}",
         )
     spec = parse_spec(spec_text)
+    if args.idle is None:  # a window of whole intervals: no read counted at its edges by luck
+        args.idle = 2 * spec.watch.seconds_between_dm_reads
     accounts = [f"ig_{i:03d}" for i in range(1, args.accounts + 1)]
     started = time.monotonic()
     with daemon_world(url, dagster_url, home, accounts, spec_text=spec_text,
